@@ -1,0 +1,242 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from buildcensus.errors import LakeError, NotFoundError
+from buildcensus.lake import Lake, LocalStorage
+from buildcensus.lake.keys import blob_key, build_key
+from buildcensus.lake.storage import check_key
+from buildcensus.record import parse_record
+
+
+@pytest.fixture
+def lake(tmp_path):
+    return Lake(LocalStorage(tmp_path / "lake"))
+
+
+def test_key_layout():
+    when = datetime(2026, 3, 7, 23, 59, tzinfo=UTC)
+    assert build_key(when, 123) == "telemetry/builds/2026/03/2026-03-07-123.json"
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/../b", "/etc/passwd", "a\x00b", "a\\b", "", "a//b"])
+def test_check_key_rejects_escapes(bad):
+    with pytest.raises(LakeError):
+        check_key(bad)
+
+
+def test_key_builder_rejects_bad_ids():
+    with pytest.raises(ValueError):
+        build_key(datetime(2026, 1, 1, tzinfo=UTC), "../../x")
+    with pytest.raises(ValueError):
+        blob_key("../../x")
+
+
+def test_round_trip(lake, record_dict):
+    rec = parse_record(record_dict)
+    res = lake.store(rec)
+    assert res.status == "stored"
+    assert res.key == "telemetry/builds/2026/12/2026-12-01-42.json"
+    assert lake.get("42") == rec.to_json_dict()
+    assert lake.get(res.key) == rec.to_json_dict()
+
+
+def test_heavy_parts_stored_once(lake, record_dict, tmp_path):
+    for i in range(5):
+        record_dict["build"]["id"] = 100 + i
+        record_dict["build"]["start"] = f"2026-12-0{i + 1}T10:00:00Z"
+        lake.store(parse_record(record_dict))
+    blobs = list(lake.storage.list("telemetry/blobs"))
+    # user, user_raw, final, pip user/top_level/all, apt all: 7 blobs for 5 builds
+    assert len(blobs) == 7
+    raw = lake.read_raw("telemetry/builds/2026/12/2026-12-03-102.json")
+    assert set(raw["packages"]["pip"]["all"]) == {"$blob"}
+
+
+def test_same_day_duplicate_is_a_reference(lake, record_dict):
+    first = lake.store(parse_record(record_dict))
+    record_dict["build"].update(id=43, start="2026-12-01T18:00:00Z", length=99.0)
+    dup = lake.store(parse_record(record_dict))
+    assert dup.status == "duplicate"
+    assert dup.duplicate_of == first.key
+    assert dup.key == "telemetry/duplicates/2026/12/2026-12-01-43.json"
+    back = lake.get("43")
+    assert back["build"]["id"] == 43 and back["build"]["length"] == 99.0
+    assert back["packages"] == lake.get("42")["packages"]
+    assert len(list(lake.iter_keys())) == 2
+
+
+def test_different_content_or_day_is_not_duplicate(lake, record_dict):
+    lake.store(parse_record(record_dict))
+    record_dict["build"].update(id=43)
+    record_dict["build"]["success"] = False
+    assert lake.store(parse_record(record_dict)).status == "stored"
+    record_dict["build"].update(id=44, start="2026-12-02T10:00:00Z", success=True)
+    assert lake.store(parse_record(record_dict)).status == "stored"
+    record_dict["build"].update(id=45, start="2026-12-01T11:00:00Z")
+    record_dict["version"]["slug"] = "stable"
+    assert lake.store(parse_record(record_dict)).status == "stored"
+
+
+def test_restore_same_id_is_idempotent(lake, record_dict):
+    a = lake.store(parse_record(record_dict))
+    b = lake.store(parse_record(record_dict))
+    assert b.status == "duplicate" and b.key == a.key
+    assert len(list(lake.iter_keys())) == 1
+
+
+def test_restore_same_id_different_content_rejected(lake, record_dict):
+    lake.store(parse_record(record_dict))
+    record_dict["python"] = "3.8.0"
+    with pytest.raises(LakeError, match="different content"):
+        lake.store(parse_record(record_dict))
+
+
+def test_missing_build(lake):
+    with pytest.raises(NotFoundError):
+        lake.get("777")
+    with pytest.raises(NotFoundError):
+        lake.get("../../etc/passwd")
+
+
+slug = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,20}", fullmatch=True)
+vslug = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,10}(\.[a-z0-9]{1,3})?", fullmatch=True)
+text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+pkg = st.fixed_dictionaries(
+    {"name": st.text("abcXYZ_.-", min_size=1, max_size=12), "version": st.one_of(st.none(), text)}
+)
+json_scalar = st.one_of(st.none(), st.booleans(), st.integers(-(10**6), 10**6), text)
+json_value = st.recursive(
+    json_scalar,
+    lambda c: st.one_of(st.lists(c, max_size=4), st.dictionaries(text, c, max_size=4)),
+    max_leaves=12,
+)
+records = st.fixed_dictionaries(
+    {
+        "schema_version": st.just(1),
+        "project": st.fixed_dictionaries({"slug": slug}),
+        "version": st.fixed_dictionaries({"slug": vslug}),
+        "build": st.fixed_dictionaries(
+            {
+                "id": st.one_of(
+                    st.integers(0, 10**12),
+                    st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,10}", fullmatch=True),
+                ),
+                "start": st.datetimes(
+                    min_value=datetime(2000, 1, 1),
+                    max_value=datetime(2100, 1, 1),
+                    timezones=st.just(UTC),
+                ).map(lambda d: d.isoformat()),
+                "length": st.one_of(st.none(), st.floats(0, 1e6)),
+                "success": st.one_of(st.none(), st.booleans()),
+                "trigger": st.sampled_from(
+                    ["api", "manual", "webhook", "automation_rule", "pull_request", "other"]
+                ),
+            }
+        ),
+        "config": st.fixed_dictionaries(
+            {
+                "user": st.one_of(st.none(), st.dictionaries(text, json_value, max_size=4)),
+                "user_raw": st.one_of(st.none(), text),
+            }
+        ),
+        "python": st.one_of(st.none(), text),
+        "packages": st.fixed_dictionaries(
+            {
+                "pip": st.fixed_dictionaries({"all": st.lists(pkg, max_size=5)}),
+                "apt": st.fixed_dictionaries({"all": st.lists(pkg, max_size=5)}),
+            }
+        ),
+    }
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(records)
+def test_hypothesis_round_trip(tmp_path_factory, data):
+    lake = Lake(LocalStorage(tmp_path_factory.mktemp("lake")))
+    rec = parse_record(data)
+    res = lake.store(rec)
+    assert lake.load(res.key) == rec.to_json_dict()
+    assert parse_record(lake.load(res.key)) == rec
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from buildcensus.lake.storage import LocalStorage
+    s = LocalStorage(sys.argv[1])
+    orig = s._write_temp
+    def slow(path, data):
+        tmp = orig(path, data[: len(data) // 2])
+        print("half", flush=True)
+        time.sleep(60)
+        return tmp
+    s._write_temp = slow
+    s.put("telemetry/builds/2026/01/2026-01-01-1.json", b'{"complete": true}' * 1000)
+    """
+)
+
+
+def test_killed_writer_leaves_no_partial_file(tmp_path, record_dict):
+    root = tmp_path / "lake"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(root)], stdout=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == b"half"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    storage = LocalStorage(root)
+    assert not storage.exists("telemetry/builds/2026/01/2026-01-01-1.json")
+    assert list(storage.list()) == []  # the temp file is invisible to readers
+    lake = Lake(storage)
+    record_dict["build"].update(id=1, start="2026-01-01T00:00:00Z")
+    assert lake.store(parse_record(record_dict)).status == "stored"
+    assert lake.get("1")["build"]["id"] == 1
+
+
+def test_killed_store_process_then_restore(tmp_path, record_dict):
+    """SIGKILL a real `buildcensus store` at random points; the next store always succeeds."""
+    import json
+    import random
+
+    rnd = random.Random(7)
+    root = tmp_path / "lake"
+    recs = tmp_path / "recs.ndjson"
+    lines = []
+    for i in range(300):
+        d = json.loads(json.dumps(record_dict))
+        d["build"].update(id=i, start=f"2026-12-{1 + i % 28:02d}T10:00:00Z")
+        d["python"] = f"3.{i % 13}.0"
+        lines.append(json.dumps(d))
+    recs.write_text("\n".join(lines) + "\n")
+    for _ in range(3):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "buildcensus", "store", str(recs), "--lake", str(root)],
+            stdout=subprocess.DEVNULL,
+        )
+        time.sleep(rnd.uniform(0.3, 1.2))
+        proc.kill()
+        proc.wait()
+    out = subprocess.run(
+        [sys.executable, "-m", "buildcensus", "store", str(recs), "--lake", str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    lake = Lake(LocalStorage(root))
+    keys = list(lake.iter_keys())
+    assert len(keys) == 300
+    for k in keys:
+        lake.load(k)  # every document parses: no torn file
