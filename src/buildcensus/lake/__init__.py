@@ -27,6 +27,7 @@ from buildcensus.lake.keys import (
 )
 from buildcensus.lake.storage import LocalStorage, Storage, open_storage
 from buildcensus.record import BuildRecord
+from buildcensus.redact import redact_record
 
 __all__ = [
     "HEAVY_PATHS",
@@ -114,8 +115,11 @@ class Lake:
         return out
 
     def store(self, record: BuildRecord) -> StoreResult:
-        """Store a record; idempotent by build id; same-day duplicates become references."""
-        doc = record.to_json_dict()
+        """Store a record; idempotent by build id; same-day duplicates become references.
+
+        Secrets are redacted first (`buildcensus.redact`), so nothing secret-looking is stored.
+        """
+        doc = redact_record(record).to_json_dict()
         start, bid = record.build.start, record.build.id
         key = build_key(start, bid)
         dkey = duplicate_key(start, bid)

@@ -1,0 +1,139 @@
+"""Secret redaction: secret-looking values never reach storage.
+
+Applied by the lake writer to every record before it is stored (so the CLI, the ingest
+service and the simulator all go through it) and by the collector before it prints a record.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from buildcensus.record import BuildRecord
+
+MASK = "[REDACTED]"
+
+# Well-known token formats (prefix + enough entropy that ordinary words never match).
+_TOKEN_PATTERNS = [
+    r"gh[pousr]_[A-Za-z0-9]{30,}",  # GitHub classic tokens
+    r"github_pat_[A-Za-z0-9_]{30,}",  # GitHub fine-grained tokens
+    r"glpat-[A-Za-z0-9_\-]{20,}",  # GitLab personal access tokens
+    r"(?:AKIA|ASIA)[0-9A-Z]{16}",  # AWS access key ids
+    r"xox[abposr]-[A-Za-z0-9\-]{10,}",  # Slack tokens
+    r"pypi-[A-Za-z0-9_\-]{40,}",  # PyPI API tokens
+    r"npm_[A-Za-z0-9]{30,}",  # npm tokens
+    r"sk-(?:proj-)?[A-Za-z0-9_\-]{20,}",  # OpenAI-style secret keys
+    r"sk_(?:live|test)_[A-Za-z0-9]{16,}",  # Stripe secret keys
+    r"AIza[0-9A-Za-z_\-]{35}",  # Google API keys
+    r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",  # JWTs
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)",
+]
+_TOKEN_RE = re.compile("|".join(f"(?:{p})" for p in _TOKEN_PATTERNS))
+
+# user:password@ in URLs (also a bare token@ as used for git+https://TOKEN@github.com).
+_URL_CREDS_RE = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<creds>[^/\s@:]+(?::[^/\s@]*)?)@"
+)
+
+_SECRET_NAME = r"[A-Za-z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|PASS|API_?KEY|_KEY|CREDENTIALS?)"
+# NAME=value / NAME: value assignments whose name looks secret (`export GH_TOKEN=...`).
+_ASSIGN_RE = re.compile(
+    rf"(?P<name>\b{_SECRET_NAME}\b)(?P<sep>\s*[=:]\s*)(?P<q>['\"]?)(?P<value>[^\s'\";&|]+)",
+    re.IGNORECASE,
+)
+# --password X, --token=X, -p? (too ambiguous: not handled)
+_FLAG_RE = re.compile(
+    r"(?P<flag>--(?:password|passwd|token|api-key|apikey|secret|auth-token))(?P<sep>[= ]+)"
+    r"(?P<q>['\"]?)(?P<value>[^\s'\"]+)",
+    re.IGNORECASE,
+)
+_BEARER_RE = re.compile(
+    r"(?P<kind>\b(?:Bearer|Basic|token)\s+)(?P<value>[A-Za-z0-9._~+/\-]{16,}=*)"
+)
+_SECRET_KEY_RE = re.compile(rf"^{_SECRET_NAME}$|^(?:password|passwd|secret|token|api_key)$", re.I)
+
+# Fields that are identities or timestamps, never secrets (and must not be altered).
+_SKIP = {
+    ("project",),
+    ("version",),
+    ("organization",),
+    ("build", "id"),
+    ("build", "start"),
+    ("build", "commit"),
+    ("schema_version",),
+    ("redactions",),
+}
+
+
+def redact_text(text: str) -> tuple[str, int]:
+    """Mask secret-looking parts of a string; returns (new text, number of masks)."""
+    if len(text) < 8:
+        return text, 0
+    original = text
+    text = _TOKEN_RE.sub(MASK, text)
+    text = _URL_CREDS_RE.sub(lambda m: f"{m['scheme']}{MASK}@", text)
+
+    def _assign(m: re.Match[str]) -> str:
+        return m.group(0) if m["value"] == MASK else f"{m['name']}{m['sep']}{m['q']}{MASK}"
+
+    def _flag(m: re.Match[str]) -> str:
+        return m.group(0) if m["value"] == MASK else f"{m['flag']}{m['sep']}{m['q']}{MASK}"
+
+    text = _ASSIGN_RE.sub(_assign, text)
+    text = _FLAG_RE.sub(_flag, text)
+    text = _BEARER_RE.sub(lambda m: f"{m['kind']}{MASK}", text)
+    # Overlapping patterns collapse into one mask; count the masks this call added.
+    while f"{MASK}{MASK}" in text:
+        text = text.replace(f"{MASK}{MASK}", MASK)
+    count = max(text.count(MASK) - original.count(MASK), 0)
+    if count == 0 and text != original:
+        count = 1
+    return text, count
+
+
+def redact_value(value: Any, path: tuple[str, ...] = ()) -> tuple[Any, int]:
+    """Redact every string inside a JSON value; mapping keys named like secrets mask values."""
+    if path in _SKIP:
+        return value, 0
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, list):
+        total = 0
+        out_list = []
+        for item in value:
+            new, n = redact_value(item, (*path, "*"))
+            total += n
+            out_list.append(new)
+        return out_list, total
+    if isinstance(value, dict):
+        total = 0
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if (*path, key) in _SKIP or (len(path) == 0 and (key,) in _SKIP):
+                out[key] = item
+                continue
+            if (
+                isinstance(key, str)
+                and _SECRET_KEY_RE.match(key)
+                and isinstance(item, str)
+                and item
+                and item != MASK
+            ):
+                out[key] = MASK
+                total += 1
+                continue
+            new, n = redact_value(item, (*path, key))
+            total += n
+            out[key] = new
+        return out, total
+    return value, 0
+
+
+def redact_record(record: BuildRecord) -> BuildRecord:
+    """A copy of the record with secrets masked and `redactions` increased by their count."""
+    data = record.model_dump(mode="json")
+    cleaned, count = redact_value(data)
+    if count == 0:
+        return record
+    cleaned["redactions"] = record.redactions + count
+    return BuildRecord.model_validate(cleaned)
