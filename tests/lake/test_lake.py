@@ -242,3 +242,32 @@ def test_killed_store_process_then_restore(tmp_path, record_dict):
     assert len(keys) == 300
     for k in keys:
         lake.load(k)  # every document parses: no torn file
+
+
+def test_forget_project(lake, record_dict):
+    from datetime import UTC, datetime
+
+    from buildcensus.lake import forget_project, forgotten_projects
+
+    lake.store(parse_record(record_dict))  # demo, build 42
+    record_dict["build"].update(id=43, start="2026-12-01T12:00:00Z")
+    lake.store(parse_record(record_dict))  # duplicate of 42
+    other = parse_record({**record_dict, "project": {"slug": "other"}, "python": "3.9"})
+    other_dict = other.to_json_dict()
+    other_dict["build"]["id"] = 44
+    lake.store(parse_record(other_dict))
+    only_demo = {**record_dict, "python": "2.7"}
+    only_demo["packages"] = {"pip": {"all": [{"name": "only-demo-uses-this", "version": "1"}]}}
+    only_demo["build"] = {**record_dict["build"], "id": 45}
+    lake.store(parse_record(only_demo))
+    blobs_before = set(lake.storage.list("telemetry/blobs"))
+    summary = forget_project(lake, "demo", datetime(2026, 12, 4, tzinfo=UTC))
+    assert summary.documents == 3
+    assert {lake.load(k)["project"]["slug"] for k in lake.iter_keys()} == {"other"}
+    # Blobs shared with "other" survive; blobs used only by demo are gone.
+    remaining = set(lake.storage.list("telemetry/blobs"))
+    assert remaining < blobs_before
+    assert lake.get("44")["packages"]["pip"]["all"][0]["name"] == "Sphinx"
+    assert forgotten_projects(lake) == {"demo"}
+    with pytest.raises(LakeError, match="opted out"):
+        lake.store(parse_record(record_dict))

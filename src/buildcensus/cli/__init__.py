@@ -45,6 +45,9 @@ def _register() -> None:
     from buildcensus.cli import _foundation
 
     _foundation.register(app)
+    from buildcensus.cli import _privacy
+
+    _privacy.register(app)
 
 
 _register()

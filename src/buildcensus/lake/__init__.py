@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 import orjson
@@ -18,14 +19,18 @@ import orjson
 from buildcensus.errors import LakeError, NotFoundError
 from buildcensus.lake.keys import (
     BUILDS,
+    DEDUP,
     DUPLICATES,
+    FORGOTTEN,
     blob_key,
     build_id_from_key,
     build_key,
     dedup_key,
     duplicate_key,
+    forgotten_key,
 )
 from buildcensus.lake.storage import LocalStorage, Storage, open_storage
+from buildcensus.names import is_project_slug
 from buildcensus.record import BuildRecord
 from buildcensus.redact import redact_record
 
@@ -34,7 +39,10 @@ __all__ = [
     "Lake",
     "LocalStorage",
     "Storage",
+    "ForgetSummary",
     "StoreResult",
+    "forget_project",
+    "forgotten_projects",
     "open_lake",
     "open_storage",
 ]
@@ -119,6 +127,8 @@ class Lake:
 
         Secrets are redacted first (`buildcensus.redact`), so nothing secret-looking is stored.
         """
+        if self.storage.exists(forgotten_key(record.project.slug)):
+            raise LakeError(f"project {record.project.slug} opted out (forgotten): not stored")
         doc = redact_record(record).to_json_dict()
         start, bid = record.build.start, record.build.id
         key = build_key(start, bid)
@@ -230,6 +240,81 @@ class Lake:
                 for k in self.storage.list(f"{base}/{prefix}" if prefix else base)
                 if k.endswith(".json")
             )
+
+
+@dataclass(frozen=True)
+class ForgetSummary:
+    """What `Lake.forget` removed."""
+
+    project: str
+    documents: int
+    blobs: int
+    markers: int
+
+
+def _blob_refs(doc: dict[str, Any]) -> set[str]:
+    refs: set[str] = set()
+    for path in HEAVY_PATHS:
+        value: Any = doc
+        for p in path:
+            value = value.get(p) if isinstance(value, dict) else None
+        if isinstance(value, dict) and "$blob" in value:
+            refs.add(value["$blob"])
+    return refs
+
+
+def forget_project(lake: Lake, project: str, now: datetime) -> ForgetSummary:
+    """Delete every raw document of a project, its orphaned blobs, and leave a tombstone.
+
+    The tombstone (`telemetry/forgotten/{project}.json`) makes later imports and stores skip
+    the project, so a deleted project never comes back from a retry or a stale copy.
+    """
+    if not is_project_slug(project):
+        raise LakeError(f"invalid project slug: {project!r}")
+    lake.storage.put(forgotten_key(project), canonical({"project": project, "at": now.isoformat()}))
+    doomed: list[str] = []
+    doomed_refs: set[str] = set()
+    kept_refs: set[str] = set()
+    for key in lake.iter_keys():
+        try:
+            doc = lake.read_raw(key)
+        except LakeError:
+            continue
+        slug = doc.get("project")
+        slug = slug.get("slug") if isinstance(slug, dict) else slug
+        if slug == project:
+            doomed.append(key)
+            if "duplicate_of" not in doc:
+                doomed_refs |= _blob_refs(doc)
+        else:
+            kept_refs |= _blob_refs(doc) if "duplicate_of" not in doc else set()
+    doomed_set = set(doomed)
+    markers = 0
+    for marker in list(lake.storage.list(DEDUP)):
+        try:
+            target = lake.storage.get(marker).decode()
+        except NotFoundError:
+            continue
+        if target in doomed_set:
+            lake.storage.delete(marker)
+            markers += 1
+    for key in doomed:
+        lake.storage.delete(key)
+    orphans = doomed_refs - kept_refs
+    for digest in orphans:
+        lake.storage.delete(blob_key(digest))
+    lake._known_blobs -= orphans
+    lake._blob_cache.clear()
+    return ForgetSummary(project, len(doomed), len(orphans), markers)
+
+
+def forgotten_projects(lake: Lake) -> set[str]:
+    """Slugs of projects that asked to be forgotten."""
+    return {
+        k.rsplit("/", 1)[-1].removesuffix(".json")
+        for k in lake.storage.list(FORGOTTEN)
+        if k.endswith(".json")
+    }
 
 
 def open_lake(url: str) -> Lake:

@@ -11,6 +11,7 @@ BUILDS = "telemetry/builds"
 DUPLICATES = "telemetry/duplicates"
 BLOBS = "telemetry/blobs"
 DEDUP = "telemetry/index/dedup"
+FORGOTTEN = "telemetry/forgotten"
 
 
 def _day(when: date | datetime) -> tuple[str, str, str]:
@@ -53,3 +54,8 @@ def build_id_from_key(key: str) -> str:
     """The build id part of a build or duplicate key."""
     name = key.rsplit("/", 1)[-1].removesuffix(".json")
     return name.split("-", 3)[3]
+
+
+def forgotten_key(project: str) -> str:
+    """Tombstone of a project that asked to be forgotten."""
+    return check_key(f"{FORGOTTEN}/{project}.json")
