@@ -336,7 +336,7 @@ def _legacy_pip_user(items: Any, path: str) -> list[dict[str, Any]]:
     out = []
     for p in _pkg_list(items, path):
         spec = p.get("specifier", p.get("version")) or ""
-        if spec and spec[0].isdigit():
+        if isinstance(spec, str) and spec and spec[0].isdigit():
             spec = f"=={spec}"
         out.append({"name": p.get("name"), "specifier": spec})
     return out
@@ -358,24 +358,35 @@ def _simple(items: Any, path: str) -> list[dict[str, Any]]:
     return [{"name": p.get("name"), "version": p.get("version")} for p in _pkg_list(items, path)]
 
 
+def _mapping(value: Any, path: str) -> dict[str, Any]:
+    """A legacy sub-object: absent/null means empty; anything but a mapping is an error."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RecordError(f"expected an object, not {type(value).__name__}", path)
+    return value
+
+
 def _trigger(value: Any) -> str:
     return value if value in TRIGGERS else "other"
 
 
 def _from_rtd_build_data(d: dict[str, Any]) -> dict[str, Any]:
     """Read the Docs' `BuildData.data`: config.user/final, packages.*, doctool, build.*."""
-    build = dict(d.get("build") or {})
+    build = dict(_mapping(d.get("build"), "build"))
     if "start" not in build and "date" in build:
         build["start"] = build.pop("date")
     build.pop("date", None)
     if "trigger" in build:
         build["trigger"] = _trigger(build["trigger"])
-    cfg = d.get("config") or {}
-    pk = d.get("packages") or {}
-    pip, conda, apt = pk.get("pip") or {}, pk.get("conda") or {}, pk.get("apt") or {}
-    dt = d.get("doctool") or {}
+    cfg = _mapping(d.get("config"), "config")
+    pk = _mapping(d.get("packages"), "packages")
+    pip = _mapping(pk.get("pip"), "packages.pip")
+    conda = _mapping(pk.get("conda"), "packages.conda")
+    apt = _mapping(pk.get("apt"), "packages.apt")
+    dt = _mapping(d.get("doctool"), "doctool")
     theme = dt.get("theme", dt.get("html_theme"))
-    final = cfg.get("final") if isinstance(cfg, dict) else None
+    final = cfg.get("final")
     version = None
     if isinstance(final, dict) and final.get("version") is not None:
         version = str(final["version"])
@@ -409,9 +420,9 @@ def _from_rtd_build_data(d: dict[str, Any]) -> dict[str, Any]:
             else "other"
             if dt.get("name")
             else None,
-            "extensions": list(dt.get("extensions") or []),
+            "extensions": dt.get("extensions") or [],
             "theme": theme or None,
-            "plugins": list(dt.get("plugins") or []),
+            "plugins": dt.get("plugins") or [],
         },
     }
     if d.get("organization"):
@@ -433,9 +444,9 @@ def _from_flat_draft(d: dict[str, Any]) -> dict[str, Any]:
             build.setdefault(key, d[key])
     build["trigger"] = _trigger(d.get("trigger", build.get("trigger")))
     final = d.get("final_config")
-    pk = d.get("packages") or {}
+    pk = _mapping(d.get("packages"), "packages")
     pip = pk.get("pip")
-    pip_all = pip if isinstance(pip, list) else (pip or {}).get("all")
+    pip_all = pip if isinstance(pip, list) else _mapping(pip, "packages.pip").get("all")
     out: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "project": _ref(d.get("project"), "project"),
