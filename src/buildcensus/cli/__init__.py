@@ -48,6 +48,9 @@ def _register() -> None:
     from buildcensus.cli import _privacy
 
     _privacy.register(app)
+    from buildcensus.cli import _config
+
+    _config.register(app)
 
 
 _register()
