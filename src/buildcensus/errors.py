@@ -60,6 +60,12 @@ class QueryError(BuildcensusError):
     exit_code = 2
 
 
+class SubmitError(BuildcensusError):
+    """`buildcensus submit` gave up: the service stayed unreachable or refused the token."""
+
+    exit_code = 1
+
+
 class MissingExtraError(BuildcensusError):
     """An optional dependency (extra) is not installed."""
 

@@ -51,6 +51,9 @@ def _register() -> None:
     from buildcensus.cli import _config
 
     _config.register(app)
+    from buildcensus.cli import _service
+
+    _service.register(app)
 
 
 _register()

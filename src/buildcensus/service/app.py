@@ -1,0 +1,93 @@
+"""The one ASGI app: ingest API, and the reports API and dashboard when they are installed."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from buildcensus import __version__
+from buildcensus.lake import open_lake
+from buildcensus.record import BuildRecord
+from buildcensus.service.auth import TokenStore, require_scope
+from buildcensus.service.builds_api import router as builds_router
+from buildcensus.service.http_errors import install_error_handlers
+from buildcensus.service.ingest import Ingestor, OptOutList
+from buildcensus.service.metrics import Metrics, MetricsMiddleware
+from buildcensus.service.settings import ServiceSettings
+
+log = logging.getLogger("buildcensus.service")
+
+# Routers other stages provide: (module, scope required for all its routes or None).
+OPTIONAL_ROUTERS: tuple[tuple[str, str | None], ...] = (
+    ("buildcensus.service.reports_api", "read"),
+    ("buildcensus.service.explain_api", "read"),
+    ("buildcensus.web", None),  # the dashboard does its own auth (login page, public mode)
+)
+
+
+def _optional_router(module: str) -> Any:
+    """`module.router`, or None when the module is absent or cannot be imported.
+
+    The ingest API must keep running even when another stage's router is broken, so an
+    import failure inside an existing module is logged rather than raised.
+    """
+    try:
+        return importlib.import_module(module).router
+    except ImportError as exc:
+        absent = isinstance(exc, ModuleNotFoundError) and exc.name == module
+        if not absent:
+            log.warning("router %s not mounted: %s", module, exc)
+        return None
+
+
+def create_app(settings: ServiceSettings) -> FastAPI:
+    """Build the service: state on `app.state`, routes, JSON errors, metrics."""
+    app = FastAPI(
+        title="buildcensus",
+        version=__version__,
+        description="Build telemetry: builders post records; readers get reports and raw data.",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.lake_url = settings.lake_url
+    app.state.warehouse_url = settings.warehouse_url
+    app.state.public = settings.public
+    app.state.min_projects = settings.min_projects
+    app.state.tokens = TokenStore(settings.tokens_file)
+    app.state.metrics = Metrics()
+    app.state.ingestor = Ingestor(
+        open_lake(settings.lake_url),
+        settings.limits,
+        OptOutList(settings.exclude_projects_file),
+        app.state.metrics,
+    )
+    install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.include_router(builds_router)
+    for module, scope in OPTIONAL_ROUTERS:
+        router = _optional_router(module)
+        if router is not None:
+            deps = [Depends(require_scope(scope))] if scope else []
+            app.include_router(router, dependencies=deps)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus the build record's models (request bodies are read raw)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        record = BuildRecord.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in record.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        components.setdefault("BuildRecord", record)
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -1,0 +1,205 @@
+"""From request bodies to durable lake writes: validation, opt-outs, storing, per-item results.
+
+Nothing is acknowledged before `Lake.store` has returned, and `LocalStorage` fsyncs each file
+and its directory before that, so a 2xx means the record survives a crash. Storing is
+idempotent by build id, so a client may always retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from buildcensus.errors import LakeError, RecordError, UsageError
+from buildcensus.lake import Lake
+from buildcensus.record import BuildRecord, parse_record
+from buildcensus.service.http_errors import ApiError
+from buildcensus.service.limits import (
+    JSON_TYPES,
+    NDJSON_TYPES,
+    check_shape,
+    decode_json,
+    media_type,
+    read_body,
+)
+from buildcensus.service.metrics import Metrics
+from buildcensus.service.settings import Limits
+
+log = logging.getLogger("buildcensus.service")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one posted record."""
+
+    status: Literal["stored", "duplicate", "rejected"]
+    http_status: int
+    key: str | None = None
+    duplicate_of: str | None = None
+    build_id: int | str | None = None
+    error: ApiError | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object the API returns for this record."""
+        if self.error is not None:
+            return {
+                "status": "rejected",
+                "http_status": self.http_status,
+                "error": self.error.detail(),
+            }
+        return {
+            "status": self.status,
+            "http_status": self.http_status,
+            "key": self.key,
+            "build_id": self.build_id,
+            "duplicate": self.status == "duplicate",
+            "duplicate_of": self.duplicate_of,
+        }
+
+
+class OptOutList:
+    """Opted-out project slugs, one per line (`#` comments); re-read when the file changes."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._slugs: frozenset[str] = frozenset()
+        self._stamp: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+        if path is not None:
+            if not path.is_file():
+                raise UsageError(f"exclude-projects file not found: {path}")
+            self._refresh()
+
+    def _refresh(self) -> None:
+        assert self.path is not None
+        try:
+            st = self.path.stat()
+            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+            if stamp == self._stamp:
+                return
+            text = self.path.read_text(encoding="utf-8")
+        except OSError as exc:  # keep the last good list; say so
+            log.error("cannot read exclude-projects file %s: %s", self.path, exc)
+            return
+        slugs = (line.split("#", 1)[0].strip() for line in text.splitlines())
+        with self._lock:
+            self._slugs = frozenset(s for s in slugs if s)
+            self._stamp = stamp
+
+    def __contains__(self, slug: object) -> bool:
+        if self.path is None:
+            return False
+        self._refresh()
+        return slug in self._slugs
+
+
+def _record_error(exc: RecordError) -> ApiError:
+    if exc.path == "schema_version" and exc.message.startswith("unknown schema version"):
+        return ApiError(422, "unknown_schema_version", exc.message, exc.path)
+    return ApiError(422, "invalid_record", exc.message, exc.path)
+
+
+class Ingestor:
+    """Validates and stores records; counts every outcome in `metrics`."""
+
+    def __init__(self, lake: Lake, limits: Limits, optout: OptOutList, metrics: Metrics) -> None:
+        self.lake = lake
+        self.limits = limits
+        self.optout = optout
+        self.metrics = metrics
+
+    def validate(self, value: Any) -> BuildRecord:
+        """A valid record, or ApiError 422 naming the field path."""
+        check_shape(value, self.limits)
+        try:
+            record = parse_record(value)
+        except RecordError as exc:
+            raise _record_error(exc) from None
+        if record.project.slug in self.optout:
+            raise ApiError(
+                422,
+                "project_opted_out",
+                f"project {record.project.slug!r} opted out of build telemetry",
+                "project.slug",
+            )
+        return record
+
+    def store(self, record: BuildRecord) -> Outcome:
+        """Store durably (blocking); 409 when the build id exists with other content."""
+        try:
+            result = self.lake.store(record)
+        except LakeError as exc:
+            raise ApiError(409, "conflict", str(exc), "build.id") from None
+        status = 201 if result.status == "stored" else 200
+        return Outcome(result.status, status, result.key, result.duplicate_of, record.build.id)
+
+    def ingest(self, value: Any) -> Outcome:
+        """Validate and store one parsed record (blocking); errors become a rejected Outcome."""
+        try:
+            outcome = self.store(self.validate(value))
+        except ApiError as exc:
+            outcome = Outcome("rejected", exc.status, error=exc)
+        self.metrics.record(outcome.status, outcome.error.code if outcome.error else None)
+        return outcome
+
+    def ingest_many(self, items: list[Any | ApiError]) -> list[Outcome]:
+        """Each item in turn (blocking); items that already failed to parse stay rejected.
+
+        Error paths are relative to the item; results are in input order.
+        """
+        out = []
+        for item in items:
+            if isinstance(item, ApiError):
+                self.metrics.record("rejected", item.code)
+                out.append(Outcome("rejected", item.status, error=item))
+            else:
+                out.append(self.ingest(item))
+        return out
+
+    async def handle_one(self, request: Request) -> Outcome:
+        """POST /api/v1/builds: one JSON record. Raises ApiError (counted) when rejected."""
+        try:
+            media_type(request, JSON_TYPES)
+            value = decode_json(await read_body(request, self.limits.max_body_bytes), self.limits)
+        except ApiError as exc:
+            self.metrics.record("rejected", exc.code)
+            raise
+        outcome = await run_in_threadpool(self.ingest, value)
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome
+
+    async def handle_batch(self, request: Request) -> list[Outcome]:
+        """POST /api/v1/builds/batch: a JSON array or NDJSON; one Outcome per item."""
+        mt = media_type(request, JSON_TYPES + NDJSON_TYPES)
+        body = await read_body(request, self.limits.max_batch_bytes)
+        items = self._split_ndjson(body) if mt in NDJSON_TYPES else self._split_array(body)
+        if len(items) > self.limits.max_batch:
+            raise ApiError(
+                413,
+                "batch_too_large",
+                f"{len(items)} records in one batch; at most {self.limits.max_batch}",
+            )
+        return await run_in_threadpool(self.ingest_many, items)
+
+    def _split_array(self, body: bytes) -> list[Any]:
+        value = decode_json(body, self.limits)
+        if not isinstance(value, list):
+            raise ApiError(422, "invalid_request", "a batch must be a JSON array of records")
+        return value
+
+    def _split_ndjson(self, body: bytes) -> list[Any | ApiError]:
+        items: list[Any | ApiError] = []
+        for line in body.splitlines():
+            if line.strip():
+                try:
+                    items.append(decode_json(line, self.limits))
+                except ApiError as exc:
+                    items.append(exc)
+        return items
