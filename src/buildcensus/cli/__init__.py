@@ -54,6 +54,9 @@ def _register() -> None:
     from buildcensus.cli import _service
 
     _service.register(app)
+    from buildcensus.cli import _explain
+
+    _explain.register(app)
 
 
 _register()
