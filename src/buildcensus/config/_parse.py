@@ -106,8 +106,9 @@ def parse_text(raw: str) -> Parsed:
     """Parse config text like the platform (safe YAML, a non-empty mapping at the top)."""
     # The platform reads the file in text mode: universal newlines.
     text = raw.replace("\r\n", "\n").replace("\r", "\n")
-    loader = _DupKeyLoader(text)
+    loader = None
     try:
+        loader = _DupKeyLoader(text)
         data = loader.get_single_data()
     except yaml.YAMLError as exc:
         raise ConfigError(".", SYNTAX_INVALID, _syntax_message(text, exc)) from exc
@@ -116,7 +117,8 @@ def parse_text(raw: str) -> Parsed:
     except (ValueError, OverflowError, TypeError) as exc:  # e.g. an impossible timestamp
         raise ConfigError(".", SYNTAX_INVALID, f"invalid YAML value: {exc}") from exc
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if not isinstance(data, dict):
         kind = "empty" if data is None else type(data).__name__
         raise ConfigError(
@@ -128,7 +130,7 @@ def parse_text(raw: str) -> Parsed:
         _check_shape(data, [MAX_NODES], set())
     except RecursionError as exc:
         raise ConfigError(".", SYNTAX_INVALID, "the YAML is nested too deeply") from exc
-    return Parsed(raw=raw, data=data, warnings=list(loader.duplicates))
+    return Parsed(raw=raw, data=data, warnings=list(loader.duplicates if loader else []))
 
 
 def parse_bytes(data: bytes) -> Parsed:
