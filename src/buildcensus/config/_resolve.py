@@ -157,15 +157,15 @@ def resolve_config(
     config path (relative paths are tried inside the checkout first). Raises ConfigError.
     """
     plat = load_platform(platform)
-    if path is not None and Path(path).is_dir():
-        checkout, path = (checkout or Path(path)), None
-    if path is None:
-        if checkout is None:
+    if path is None or Path(path).is_dir():
+        root = Path(path) if path is not None else checkout
+        if root is None:
             raise UsageError("give a config file or a checkout directory")
-        checkout = Path(checkout)
-        if not checkout.is_dir():
-            raise UsageError(f"not a directory: {checkout}")
-        found = _candidates(checkout)
+        root = Path(root)
+        if not root.is_dir():
+            raise UsageError(f"not a directory: {root}")
+        checkout = Path(checkout) if checkout is not None else root
+        found = _candidates(root)
         if not found:
             return ResolvedConfig(
                 version=None,
@@ -177,7 +177,7 @@ def resolve_config(
                     "readthedocs.yml) at the checkout root; the platform fails such builds"
                 ],
             )
-        config = checkout / found[0]
+        config = root / found[0]
         extra = [f"other config files ignored: {', '.join(found[1:])}"] if found[1:] else []
     else:
         config = Path(path)
