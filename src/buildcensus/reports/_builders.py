@@ -1,0 +1,412 @@
+"""Pure SQL builders, one per report: `build_<name>(params) -> (sql, params)`.
+
+The SQL is written once, in the subset of DuckDB SQL that sqlglot transpiles to Spark SQL:
+CTEs, ROW_NUMBER windows, GROUP BY, JOINs, IN lists, named parameters (`$name`, Spark
+`:name`). No QUALIFY, no `->>`, no list functions; percentiles are computed from ordered rows.
+
+Counting rules (docs/reports.md): in the window [since, until) a project's *state* is its
+latest successful build (latest build with include_failed); `projects` counts states,
+`builds` counts every matching build in the window, duplicates included.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from buildcensus.errors import QueryError
+from buildcensus.reports._params import (
+    EXTENSION_KINDS,
+    PERIODS,
+    SET_COLUMNS,
+    InList,
+    ReportParams,
+    set_column,
+)
+from buildcensus.reports._where import Condition, parse_where
+
+Sql = tuple[str, dict[str, Any]]
+
+DEFAULT_LIMITS = {"top": 50, "build-time": 50}
+
+#: `breakdown --by` values that are plain `builds` columns.
+BREAKDOWN_COLUMNS = ("python", "os", "trigger", "doctool", "config_version", "theme", "builder")
+
+# Latest build first; equal start times fall to the larger build id (numeric ids compare by
+# length first, so "10" > "9").
+STATE_ORDER = "start DESC, LENGTH(build_id) DESC, build_id DESC"
+IS_STATE = "CASE WHEN rn = 1 THEN 1 ELSE 0 END"
+
+
+def window_filter(p: ReportParams) -> Sql:
+    """WHERE clause of the builds in the window (successful only unless include_failed)."""
+    sql = "start >= $since AND start < $until AND year >= $y0 AND year <= $y1"
+    if not p.include_failed:
+        sql += " AND success = TRUE"
+    # `year` is the hive partition column: filtering on it lets both engines skip files.
+    last = p.until - timedelta(microseconds=1)
+    return sql, {"since": p.since, "until": p.until, "y0": p.since.year, "y1": last.year}
+
+
+def ranked(p: ReportParams, columns: str, partition: str = "project") -> Sql:
+    """CTE `r`: window builds with `rn` = 1 on each project's state."""
+    where, params = window_filter(p)
+    sql = (
+        f"r AS (SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY {partition} "
+        f"ORDER BY {STATE_ORDER}) AS rn FROM builds WHERE {where})"
+    )
+    return sql, params
+
+
+def _limit(name: str, p: ReportParams) -> str:
+    n = DEFAULT_LIMITS.get(name) if p.limit is None else p.limit
+    return f" LIMIT {int(n)}" if n else ""
+
+
+def _need(p: ReportParams, *names: str) -> None:
+    for n in names:
+        if getattr(p, n) in (None, ""):
+            raise QueryError(f"this report needs --{n}")
+
+
+def _version_keys() -> str:
+    # `versions` may repeat a row across import parts; keep one sort key per version.
+    return (
+        "vk AS (SELECT version, MAX(sort_key) AS sort_key FROM versions "
+        "WHERE ecosystem = $ecosystem GROUP BY version)"
+    )
+
+
+def build_versions(p: ReportParams) -> Sql:
+    """Per installed version of one package: projects (by state) and builds; newest first."""
+    _need(p, "ecosystem", "package")
+    col = set_column(p.ecosystem, p.scope or "all")
+    r, params = ranked(p, f"{col} AS set_id, project, start, build_id")
+    sql = f"""WITH {r},
+g AS (SELECT set_id, COUNT(*) AS builds, SUM({IS_STATE}) AS projects
+      FROM r WHERE set_id IS NOT NULL GROUP BY set_id),
+pk AS (SELECT DISTINCT set_id, version FROM package_sets
+       WHERE ecosystem = $ecosystem AND normalized = $package),
+agg AS (SELECT pk.version AS version, SUM(g.projects) AS projects, SUM(g.builds) AS builds
+        FROM g JOIN pk ON pk.set_id = g.set_id GROUP BY pk.version),
+{_version_keys()}
+SELECT agg.version AS version, agg.projects AS projects, agg.builds AS builds
+FROM agg LEFT JOIN vk ON vk.version = agg.version
+ORDER BY vk.sort_key DESC NULLS LAST, agg.version DESC"""
+    return sql, {**params, "ecosystem": p.ecosystem, "package": p.package}
+
+
+def build_top(p: ReportParams) -> Sql:
+    """Most used packages of an ecosystem (normalized names) by projects, then builds."""
+    _need(p, "ecosystem")
+    col = set_column(p.ecosystem, p.scope or "all")
+    r, params = ranked(p, f"{col} AS set_id, project, start, build_id")
+    sql = f"""WITH {r},
+g AS (SELECT set_id, COUNT(*) AS builds, SUM({IS_STATE}) AS projects
+      FROM r WHERE set_id IS NOT NULL GROUP BY set_id),
+pk AS (SELECT DISTINCT set_id, normalized FROM package_sets WHERE ecosystem = $ecosystem)
+SELECT pk.normalized AS package, SUM(g.projects) AS projects, SUM(g.builds) AS builds
+FROM g JOIN pk ON pk.set_id = g.set_id
+GROUP BY pk.normalized
+ORDER BY projects DESC, builds DESC, package ASC{_limit("top", p)}"""
+    return sql, {**params, "ecosystem": p.ecosystem}
+
+
+def period_expr(by: str) -> str:
+    """SQL for the first day of the week (Monday) or month of `start`, as an ISO date string."""
+    if by not in PERIODS:
+        raise QueryError(f"--by: expected one of {', '.join(PERIODS)}, got {by!r}")
+    return f"CAST(CAST(DATE_TRUNC('{by}', start) AS DATE) AS VARCHAR)"
+
+
+def build_adoption(p: ReportParams) -> Sql:
+    """Per period and version: projects whose state in that period used the version."""
+    _need(p, "ecosystem", "package")
+    col = set_column(p.ecosystem, p.scope or "all")
+    period = period_expr(p.by or "month")
+    where, params = window_filter(p)
+    sql = f"""WITH w AS (SELECT {period} AS period, {col} AS set_id, project, start, build_id
+           FROM builds WHERE {where}),
+r AS (SELECT period, set_id, ROW_NUMBER() OVER (PARTITION BY project, period
+      ORDER BY {STATE_ORDER}) AS rn FROM w),
+g AS (SELECT period, set_id, COUNT(*) AS projects FROM r
+      WHERE rn = 1 AND set_id IS NOT NULL GROUP BY period, set_id),
+pk AS (SELECT DISTINCT set_id, version FROM package_sets
+       WHERE ecosystem = $ecosystem AND normalized = $package),
+agg AS (SELECT g.period AS period, pk.version AS version, SUM(g.projects) AS projects
+        FROM g JOIN pk ON pk.set_id = g.set_id GROUP BY g.period, pk.version),
+{_version_keys()}
+SELECT agg.period AS period, agg.version AS version, agg.projects AS projects
+FROM agg LEFT JOIN vk ON vk.version = agg.version
+ORDER BY agg.period ASC, vk.sort_key DESC NULLS LAST, agg.version DESC"""
+    return sql, {**params, "ecosystem": p.ecosystem, "package": p.package}
+
+
+def build_extensions(p: ReportParams) -> Sql:
+    """Doctool extensions (Sphinx extensions; MkDocs plugins with --kind plugin) by projects."""
+    kind = p.kind or "extension"
+    if kind not in EXTENSION_KINDS:
+        raise QueryError(f"--kind: expected one of {', '.join(EXTENSION_KINDS)}, got {kind!r}")
+    r, params = ranked(p, "doctool_set AS set_id, project, start, build_id")
+    sql = f"""WITH {r},
+g AS (SELECT set_id, COUNT(*) AS projects FROM r
+      WHERE rn = 1 AND set_id IS NOT NULL GROUP BY set_id),
+ds AS (SELECT DISTINCT set_id, name FROM doctool_sets WHERE kind = $kind)
+SELECT ds.name AS extension, SUM(g.projects) AS projects
+FROM g JOIN ds ON ds.set_id = g.set_id
+GROUP BY ds.name
+ORDER BY projects DESC, extension ASC{_limit("extensions", p)}"""
+    return sql, {**params, "kind": kind}
+
+
+def build_themes(p: ReportParams) -> Sql:
+    """Doctool themes by projects."""
+    r, params = ranked(p, "theme, project, start, build_id")
+    sql = f"""WITH {r}
+SELECT theme, COUNT(*) AS projects FROM r
+WHERE rn = 1 AND theme IS NOT NULL
+GROUP BY theme
+ORDER BY projects DESC, theme ASC{_limit("themes", p)}"""
+    return sql, params
+
+
+def build_breakdown(p: ReportParams) -> Sql:
+    """Projects and builds per value of a column, a build tool or a config key."""
+    _need(p, "by")
+    by = p.by or ""
+    order = f"ORDER BY projects DESC, builds DESC, value ASC NULLS LAST{_limit('breakdown', p)}"
+    per_key = f"COUNT(*) AS builds, SUM({IS_STATE}) AS projects"
+    if by in BREAKDOWN_COLUMNS:
+        r, params = ranked(p, f"{by} AS value, project, start, build_id")
+        sql = f"""WITH {r}
+SELECT value, SUM({IS_STATE}) AS projects, COUNT(*) AS builds FROM r
+GROUP BY value
+{order}"""
+        return sql, params
+    if by.startswith("tool:") and len(by) > 5:
+        r, params = ranked(p, "tools_set AS k, project, start, build_id")
+        sql = f"""WITH {r},
+g AS (SELECT k, {per_key} FROM r GROUP BY k),
+t AS (SELECT set_id, MIN(version) AS value FROM tools_sets WHERE name = $tool GROUP BY set_id)
+SELECT t.value AS value, SUM(g.projects) AS projects, SUM(g.builds) AS builds
+FROM g LEFT JOIN t ON t.set_id = g.k
+GROUP BY t.value
+{order}"""
+        return sql, {**params, "tool": by[5:].lower()}
+    if by.startswith("config:") and len(by) > 7:
+        r, params = ranked(p, "config_id AS k, project, start, build_id")
+        sql = f"""WITH {r},
+g AS (SELECT k, {per_key} FROM r GROUP BY k),
+cv AS (SELECT config_id, value FROM (
+         SELECT config_id, value, ROW_NUMBER() OVER (PARTITION BY config_id
+           ORDER BY CASE WHEN source = 'final' THEN 0 ELSE 1 END, value) AS vn
+         FROM config_values WHERE key = $key) x
+       WHERE vn = 1)
+SELECT cv.value AS value, SUM(g.projects) AS projects, SUM(g.builds) AS builds
+FROM g LEFT JOIN cv ON cv.config_id = g.k
+GROUP BY cv.value
+{order}"""
+        return sql, {**params, "key": by[7:]}
+    raise QueryError(
+        f"--by: expected one of {', '.join(BREAKDOWN_COLUMNS)}, tool:NAME or config:KEY, got {by!r}"
+    )
+
+
+def build_config_keys(p: ReportParams) -> Sql:
+    """Config keys the users set (dotted paths), by projects."""
+    r, params = ranked(p, "config_id AS k, project, start, build_id")
+    sql = f"""WITH {r},
+g AS (SELECT k, COUNT(*) AS projects FROM r WHERE rn = 1 AND k IS NOT NULL GROUP BY k),
+ck AS (SELECT DISTINCT config_id, key FROM config_keys)
+SELECT ck.key AS key, SUM(g.projects) AS projects
+FROM g JOIN ck ON ck.config_id = g.k
+GROUP BY ck.key
+ORDER BY projects DESC, key ASC{_limit("config-keys", p)}"""
+    return sql, params
+
+
+def _percentile(q: float) -> tuple[str, str, str]:
+    """Lower row, upper row and fraction of the linear-interpolated q-quantile of `n` rows."""
+    h = f"(n - 1) * {q}"
+    return (
+        f"MAX(CASE WHEN i = FLOOR({h}) + 1 THEN length END)",
+        f"MAX(CASE WHEN i = CEIL({h}) + 1 THEN length END)",
+        f"MAX({h} - FLOOR({h}))",
+    )
+
+
+def build_build_time(p: ReportParams) -> Sql:
+    """Per project: builds in the window and p50/p95/max build length (seconds)."""
+    where, params = window_filter(p)
+    lo50, hi50, f50 = _percentile(0.5)
+    lo95, hi95, f95 = _percentile(0.95)
+    sql = f"""WITH r AS (SELECT project, length,
+        ROW_NUMBER() OVER (PARTITION BY project ORDER BY length ASC NULLS LAST) AS i,
+        COUNT(length) OVER (PARTITION BY project) AS n
+      FROM builds WHERE {where}),
+q AS (SELECT project, COUNT(*) AS builds, MAX(length) AS mx,
+        {lo50} AS lo50, {hi50} AS hi50, {f50} AS f50,
+        {lo95} AS lo95, {hi95} AS hi95, {f95} AS f95
+      FROM r GROUP BY project)
+SELECT project, builds,
+  ROUND(lo50 + f50 * (hi50 - lo50), 3) AS p50,
+  ROUND(lo95 + f95 * (hi95 - lo95), 3) AS p95,
+  ROUND(mx, 3) AS max
+FROM q
+ORDER BY p95 DESC NULLS LAST, project ASC{_limit("build-time", p)}"""
+    return sql, params
+
+
+# ------------------------------------------------------------------------------------ impact
+
+
+def impact_conditions(p: ReportParams) -> list[Condition]:
+    """The parsed `--where` expressions of an impact request (at least one)."""
+    if not p.where:
+        raise QueryError("impact needs at least one --where EXPR (e.g. --where 'pip:sphinx<2')")
+    return [parse_where(w) for w in p.where]
+
+
+def resolve_sql(cond: Condition, p: ReportParams) -> Sql | None:
+    """Query listing the distinct versions a condition's specifier is checked against."""
+    if not cond.needs_versions:
+        return None
+    if cond.kind == "package":
+        return (
+            "SELECT DISTINCT version FROM package_sets WHERE ecosystem = $ecosystem "
+            "AND normalized = $name AND version IS NOT NULL ORDER BY version",
+            {"ecosystem": cond.ecosystem, "name": cond.name},
+        )
+    if cond.kind == "python":
+        where, params = window_filter(p)
+        return (
+            f"SELECT DISTINCT python FROM builds WHERE {where} AND python IS NOT NULL "
+            "ORDER BY python",
+            params,
+        )
+    if cond.kind == "tool":
+        return (
+            "SELECT DISTINCT version FROM tools_sets WHERE name = $name "
+            "AND version IS NOT NULL ORDER BY version",
+            {"name": cond.name},
+        )
+    return None
+
+
+def _in_list(prefix: str, values: InList | None, params: dict[str, Any]) -> str:
+    if values is None:
+        raise QueryError("internal: specifier not resolved before building the query")
+    if not values.values:
+        return "1 = 0"
+    names = []
+    for j, v in enumerate(values.values):
+        params[f"{prefix}_v{j}"] = v
+        names.append(f"${prefix}_v{j}")
+    return f"IN ({', '.join(names)})"
+
+
+def _condition_sql(
+    i: int, cond: Condition, resolved: InList | None, scope: str, params: dict[str, Any]
+) -> tuple[str | None, str | None, str, str, set[str]]:
+    """(cte, join, predicate, matched expr, builds columns needed) for condition i."""
+    c = f"c{i}"
+    pre = f"w{i}"
+    if cond.kind in ("package", "tool"):
+        if cond.kind == "package":
+            col = set_column(cond.ecosystem or "", scope)
+            params[f"{pre}_e"] = cond.ecosystem
+            params[f"{pre}_n"] = cond.name
+            filt = f"ecosystem = ${pre}_e AND normalized = ${pre}_n"
+            table = "package_sets"
+        else:
+            col = "tools_set"
+            params[f"{pre}_n"] = cond.name
+            filt = f"name = ${pre}_n"
+            table = "tools_sets"
+        if cond.needs_versions:
+            lst = _in_list(pre, resolved, params)
+            filt += " AND 1 = 0" if lst == "1 = 0" else f" AND version {lst}"
+        cte = f"{c} AS (SELECT set_id, MIN(version) AS m FROM {table} WHERE {filt} GROUP BY set_id)"
+        join = f"LEFT JOIN {c} ON {c}.set_id = w.{col}"
+        return cte, join, f"{c}.set_id IS NOT NULL", f"{c}.m", {col}
+    if cond.kind == "any_package":
+        cols = sorted(v for (e, _), v in SET_COLUMNS.items() if e == cond.ecosystem)
+        pred = "(" + " OR ".join(f"w.{x} IS NOT NULL" for x in cols) + ")"
+        return None, None, pred, "CAST(NULL AS VARCHAR)", set(cols)
+    if cond.kind == "python":
+        if cond.needs_versions:
+            lst = _in_list(pre, resolved, params)
+            pred = "1 = 0" if lst == "1 = 0" else f"w.python {lst}"
+        else:
+            pred = "w.python IS NOT NULL"
+        return None, None, pred, "w.python", {"python"}
+    if cond.kind == "config_value":
+        params[f"{pre}_k"] = cond.name
+        params[f"{pre}_v"] = cond.value
+        cte = (
+            f"{c} AS (SELECT DISTINCT config_id FROM config_values "
+            f"WHERE key = ${pre}_k AND value = ${pre}_v)"
+        )
+        join = f"LEFT JOIN {c} ON {c}.config_id = w.config_id"
+        return cte, join, f"{c}.config_id IS NOT NULL", "CAST(NULL AS VARCHAR)", {"config_id"}
+    if cond.kind == "config_key":
+        params[f"{pre}_k"] = cond.name
+        params[f"{pre}_p"] = f"{cond.name}."
+        params[f"{pre}_l"] = len(cond.name or "") + 1
+        cte = (
+            f"{c} AS (SELECT DISTINCT config_id FROM config_keys "
+            f"WHERE key = ${pre}_k OR SUBSTR(key, 1, ${pre}_l) = ${pre}_p)"
+        )
+        join = f"LEFT JOIN {c} ON {c}.config_id = w.config_id"
+        return cte, join, f"{c}.config_id IS NOT NULL", "CAST(NULL AS VARCHAR)", {"config_id"}
+    # column = value
+    params[f"{pre}_v"] = cond.value
+    return None, None, f"w.{cond.name} = ${pre}_v", f"w.{cond.name}", {cond.name or ""}
+
+
+def build_impact(p: ReportParams) -> Sql:
+    """Projects whose state matches every `--where`, builds matching, and the affected list.
+
+    One row per affected project (project, last_build, m0..mN = what each condition matched),
+    each carrying the totals `projects` and `builds`; a single row with NULL project when no
+    project is affected. The runner shapes it into {"projects", "builds", "affected"}.
+    """
+    conds = impact_conditions(p)
+    resolved = p.resolved or tuple(None for _ in conds)
+    if len(resolved) != len(conds):
+        raise QueryError("internal: resolved value lists do not match the --where expressions")
+    where, params = window_filter(p)
+    ctes: list[str] = []
+    joins: list[str] = []
+    preds: list[str] = []
+    matched: list[str] = []
+    columns: set[str] = set()
+    for i, (cond, res) in enumerate(zip(conds, resolved, strict=True)):
+        cte, join, pred, m, cols = _condition_sql(i, cond, res, p.scope or "all", params)
+        if cte:
+            ctes.append(cte)
+        if join:
+            joins.append(join)
+        preds.append(pred)
+        matched.append(f"{m} AS m{i}")
+        columns |= cols
+    wcols = ", ".join(["project", "build_id", "start", *sorted(columns)])
+    ms = ", ".join(f"m{i}" for i in range(len(conds)))
+    limit = _limit("impact", p)
+    cte_sql = "".join(f"{c},\n" for c in ctes)
+    sql = f"""WITH w AS (SELECT {wcols} FROM builds WHERE {where}),
+{cte_sql}m AS (SELECT w.project AS project, w.build_id AS build_id, w.start AS start,
+        {", ".join(matched)},
+        CASE WHEN {" AND ".join(preds)} THEN 1 ELSE 0 END AS hit
+      FROM w {" ".join(joins)}),
+r AS (SELECT project, build_id, hit, {ms},
+        ROW_NUMBER() OVER (PARTITION BY project ORDER BY {STATE_ORDER}) AS rn FROM m),
+tot AS (SELECT COALESCE(SUM(hit), 0) AS builds FROM r),
+aff AS (SELECT project, build_id AS last_build, {ms} FROM r WHERE rn = 1 AND hit = 1),
+cnt AS (SELECT COUNT(*) AS projects FROM aff),
+lim AS (SELECT project, last_build, {ms} FROM aff ORDER BY project ASC{limit})
+SELECT cnt.projects AS projects, tot.builds AS builds, lim.project AS project,
+  lim.last_build AS last_build, {", ".join(f"lim.m{i} AS m{i}" for i in range(len(conds)))}
+FROM cnt CROSS JOIN tot LEFT JOIN lim ON 1 = 1
+ORDER BY lim.project ASC"""
+    return sql, params
