@@ -128,7 +128,9 @@ _values = st.recursive(
 )
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(st.binary(max_size=300))
 def test_fuzz_bytes_only_config_errors(data: bytes) -> None:
     try:
@@ -139,7 +141,9 @@ def test_fuzz_bytes_only_config_errors(data: bytes) -> None:
     assert result.final is not None and result.final["version"] == "2"
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(st.dictionaries(_keys, _values, min_size=1, max_size=6))
 def test_fuzz_structures_only_config_errors(data: dict) -> None:
     import json
@@ -154,3 +158,41 @@ def test_fuzz_structures_only_config_errors(data: dict) -> None:
         return
     json.dumps(result.to_dict(), allow_nan=False)  # the whole result is plain JSON
     assert result.keys_set
+
+
+_sections = st.sampled_from(
+    ["formats", "conda", "python", "sphinx", "mkdocs", "submodules", "search", "jobs", "x"]
+)
+
+
+@settings(
+    max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(st.dictionaries(_sections, _values, max_size=3))
+def test_fuzz_sections_of_a_valid_file(sections: dict) -> None:
+    import yaml
+
+    data: dict = {"version": 2, "build": {"os": "ubuntu-24.04", "tools": {"python": "3.12"}}}
+    for name, value in sections.items():
+        if name == "jobs":
+            data["build"]["jobs"] = value
+        else:
+            data[name] = value
+    try:
+        result = resolve_text(yaml.safe_dump(data).encode("utf-8", "surrogatepass"))
+    except ConfigError as exc:
+        assert exc.key and exc.message_id.startswith("config:")
+        return
+    assert result.final is not None
+    assert set(result.final) == {
+        "version",
+        "formats",
+        "python",
+        "conda",
+        "build",
+        "doctype",
+        "sphinx",
+        "mkdocs",
+        "submodules",
+        "search",
+    }
