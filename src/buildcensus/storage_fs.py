@@ -74,15 +74,25 @@ class S3Settings:
     secret_key: str | None
     session_token: str | None
     profile: str | None = None
+    # Temporary credentials (web identity, instance/container roles) expire: then each client
+    # resolves its own (refreshing) chain instead of being handed a snapshot of the keys.
+    refreshable: bool = False
 
     @property
     def path_style(self) -> bool:
         """Custom endpoints (SeaweedFS, MinIO) rarely have per-bucket DNS names."""
         return self.endpoint_url is not None
 
+    @property
+    def static_keys(self) -> bool:
+        """True when clients should be given the access key and secret directly."""
+        return bool(self.access_key and self.secret_key) and not self.refreshable
+
     def boto3_session(self) -> Any:
         """A boto3 Session carrying these settings."""
         boto3 = _import("boto3")
+        if not self.static_keys:
+            return boto3.Session(profile_name=self.profile, region_name=self.region)
         return boto3.Session(
             aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key,
@@ -114,8 +124,12 @@ def s3_settings(env: os._Environ[str] | dict[str, str] | None = None) -> S3Setti
     except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
         raise UsageError(f"AWS configuration: {exc}") from None
     region = env.get("AWS_REGION") or session.region_name or DEFAULT_REGION
-    creds = session.get_credentials()
+    try:
+        creds = session.get_credentials()
+    except Exception as exc:  # a broken profile or credential_process
+        raise UsageError(f"AWS credentials: {exc}") from None
     frozen = creds.get_frozen_credentials() if creds is not None else None
+    refreshable = creds is not None and hasattr(creds, "refresh_needed")
     return S3Settings(
         endpoint_url=endpoint,
         region=region,
@@ -123,6 +137,7 @@ def s3_settings(env: os._Environ[str] | dict[str, str] | None = None) -> S3Setti
         secret_key=frozen.secret_key if frozen else None,
         session_token=frozen.token if frozen else None,
         profile=profile,
+        refreshable=refreshable,
     )
 
 
@@ -151,7 +166,7 @@ def warehouse_filesystem(
     if s.endpoint_url:
         parts = urlsplit(s.endpoint_url)
         kwargs.update(endpoint_override=parts.netloc, scheme=parts.scheme)
-    if s.access_key and s.secret_key:
+    if s.static_keys:
         kwargs.update(access_key=s.access_key, secret_key=s.secret_key)
         if s.session_token:
             kwargs["session_token"] = s.session_token
@@ -181,8 +196,10 @@ def fsspec_filesystem(
     if s.endpoint_url:
         kwargs["endpoint_url"] = s.endpoint_url
         kwargs["config_kwargs"] = {"s3": {"addressing_style": "path"}}
-    if s.access_key and s.secret_key:
+    if s.static_keys:
         kwargs.update(key=s.access_key, secret=s.secret_key, token=s.session_token)
+    elif s.profile:
+        kwargs["profile"] = s.profile
     # skip_instance_cache: settings may differ between calls (tests, several endpoints).
     fs = s3fs.S3FileSystem(skip_instance_cache=True, **kwargs)
     return fs, f"{bucket}/{prefix}" if prefix else bucket

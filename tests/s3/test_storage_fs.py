@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -98,6 +100,27 @@ def test_s3_settings_credentials_from_profile(tmp_path, monkeypatch):
         "ap-south-1",
         "ci",
     )
+
+
+def test_s3_settings_temporary_credentials_are_not_frozen(tmp_path, monkeypatch):
+    """Expiring credentials (here from a credential_process) are left to each client's chain."""
+    helper = tmp_path / "creds.py"
+    helper.write_text(
+        "import json\nprint(json.dumps({'Version': 1, 'AccessKeyId': 'ASIATEMP', "
+        "'SecretAccessKey': 'x', 'SessionToken': 't', 'Expiration': '2099-01-01T00:00:00Z'}))\n"
+    )
+    config = tmp_path / "config"
+    config.write_text(f"[profile temp]\ncredential_process = {sys.executable} {helper}\n")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_PROFILE", "temp")
+    s = s3_settings()
+    assert (s.access_key, s.refreshable, s.static_keys) == ("ASIATEMP", True, False)
+    session = s.boto3_session()
+    assert session.profile_name == "temp"
+    assert session.get_credentials().get_frozen_credentials().access_key == "ASIATEMP"
 
 
 def test_s3_settings_rejects_bad_endpoint():
