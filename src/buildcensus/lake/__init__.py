@@ -317,6 +317,6 @@ def forgotten_projects(lake: Lake) -> set[str]:
     }
 
 
-def open_lake(url: str) -> Lake:
-    """Open the lake at a path or URL."""
-    return Lake(open_storage(url))
+def open_lake(url: str, durable: bool = True) -> Lake:
+    """Open the lake at a path or URL (`durable=False`: no per-file fsync, for bulk loads)."""
+    return Lake(open_storage(url, durable=durable))

@@ -127,8 +127,11 @@ class LocalStorage:
                 yield (os.path.join(dirpath, name)[root_len:]).replace(os.sep, "/")
 
 
-def open_storage(url: str | os.PathLike[str]) -> Storage:
-    """Open a store from a path or URL (`s3://bucket/prefix` needs the s3 extra)."""
+def open_storage(url: str | os.PathLike[str], durable: bool = True) -> Storage:
+    """Open a store from a path or URL (`s3://bucket/prefix` needs the s3 extra).
+
+    `durable=False` skips the per-file fsync of local writes (bulk loads sync once at the end).
+    """
     text = str(url)
     if text.startswith("s3://"):
         from buildcensus.lake.s3 import S3Storage  # optional extra
@@ -136,4 +139,4 @@ def open_storage(url: str | os.PathLike[str]) -> Storage:
         return S3Storage(text)
     if text.startswith("file://"):
         text = text[len("file://") :]
-    return LocalStorage(text)
+    return LocalStorage(text, durable=durable)
