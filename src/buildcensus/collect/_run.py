@@ -48,6 +48,7 @@ class Runner:
     timeout: float = DEFAULT_TIMEOUT
     max_output: int = DEFAULT_MAX_OUTPUT
     env: dict[str, str] | None = None
+    deadline: float | None = None  # time.monotonic() after which no command may run on
     log: list[str] = field(default_factory=list)
 
     @classmethod
@@ -72,10 +73,10 @@ class Runner:
     ) -> Result:
         """Run `argv` (through the prefix); raise ProbeFailure on any misbehaviour."""
         limit = self.timeout if timeout is None else timeout
+        if self.deadline is not None:
+            limit = min(limit, max(self.deadline - time.monotonic(), 0.2))
         full = [*self.prefix, *argv]
-        shown = shlex.join(full)
-        if len(shown) > 200:
-            shown = shown[:200] + "..."
+        shown = shlex.join(a if len(a) <= 120 and "\n" not in a else "<script>" for a in full)
         started = time.monotonic()
         try:
             proc = subprocess.Popen(
