@@ -57,6 +57,12 @@ def _register() -> None:
     from buildcensus.cli import _explain
 
     _explain.register(app)
+    from buildcensus.cli import _warehouse
+
+    _warehouse.register(app)
+    from buildcensus.cli import _collect
+
+    _collect.register(app)
 
 
 _register()
