@@ -159,6 +159,10 @@ class Submitter:
         if resp.status_code != 200 or not isinstance(body.get("results"), list):
             message = _error_text(body, resp)
             return [ItemResult(label, "rejected", message=message) for label, _ in batch]
+        if len(body["results"]) != len(batch):
+            raise SubmitError(
+                f"the service sent {len(body['results'])} results for {len(batch)} records"
+            )
         return [_item(label, r) for (label, _), r in zip(batch, body["results"], strict=True)]
 
     def _post(self, content: bytes) -> httpx.Response:

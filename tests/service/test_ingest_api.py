@@ -391,3 +391,16 @@ async def test_state_and_optional_routers(tmp_path, tokens, monkeypatch):
 def test_tokens_fixture_is_hashed(tokens: Tokens) -> None:
     text = tokens.file.read_text()
     assert tokens.write not in text and tokens.read not in text
+
+
+async def test_forgotten_project_is_opted_out(client, tokens, record_dict, tmp_path):
+    from datetime import UTC, datetime
+
+    from buildcensus.lake import forget_project
+
+    assert (await post(client, record_dict, tokens.write)).status_code == 201
+    forget_project(open_lake(str(tmp_path / "lake")), "demo", datetime(2026, 12, 2, tzinfo=UTC))
+    record_dict["build"]["id"] = 43
+    r = await post(client, record_dict, tokens.write)
+    assert_error(r, 422, "project_opted_out", "project.slug")
+    assert lake_keys(tmp_path) == []

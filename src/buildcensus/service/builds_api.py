@@ -21,6 +21,16 @@ from buildcensus.service.metrics import CONTENT_TYPE
 router = APIRouter()
 
 RECORD_REF = {"$ref": "#/components/schemas/BuildRecord"}
+EXAMPLE_RECORD = {
+    "schema_version": 1,
+    "project": {"slug": "demo"},
+    "version": {"slug": "latest"},
+    "build": {"id": 42, "start": "2026-12-01T10:00:00Z", "length": 30, "success": True},
+    "config": {"user": {"version": 2, "build": {"os": "ubuntu-24.04"}}},
+    "python": "3.12.13",
+    "packages": {"pip": {"all": [{"name": "Sphinx", "version": "7.4.7"}]}},
+    "doctool": {"name": "sphinx", "extensions": ["sphinx.ext.autodoc"], "theme": "furo"},
+}
 
 
 class StoreResponse(BaseModel):
@@ -79,7 +89,10 @@ def _ingestor(request: Request) -> Ingestor:
     summary="Store one build record",
     responses={201: {"model": StoreResponse}, 200: {"model": StoreResponse}, **ERROR_RESPONSES},
     openapi_extra={
-        "requestBody": {"required": True, "content": {"application/json": {"schema": RECORD_REF}}}
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": RECORD_REF, "example": EXAMPLE_RECORD}},
+        }
     },
     dependencies=[Depends(require_scope("write"))],
 )
@@ -98,7 +111,10 @@ async def post_build(request: Request) -> Response:
             "required": True,
             "description": "A JSON array of records, or NDJSON (one record per line).",
             "content": {
-                "application/json": {"schema": {"type": "array", "items": RECORD_REF}},
+                "application/json": {
+                    "schema": {"type": "array", "items": RECORD_REF},
+                    "example": [EXAMPLE_RECORD],
+                },
                 "application/x-ndjson": {"schema": {"type": "string"}},
             },
         }
@@ -121,7 +137,12 @@ async def post_batch(request: Request) -> Response:
 @router.get(
     "/api/v1/builds/{build_id}",
     summary="One build's full record",
-    responses={200: {"content": {"application/json": {"schema": RECORD_REF}}}, **ERROR_RESPONSES},
+    responses={
+        200: {
+            "content": {"application/json": {"schema": RECORD_REF, "example": EXAMPLE_RECORD}},
+        },
+        **ERROR_RESPONSES,
+    },
     dependencies=[Depends(require_scope("read"))],
 )
 async def get_build(request: Request, build_id: str) -> Response:

@@ -18,6 +18,7 @@ from starlette.requests import Request
 
 from buildcensus.errors import LakeError, RecordError, UsageError
 from buildcensus.lake import Lake
+from buildcensus.lake.keys import forgotten_key
 from buildcensus.record import BuildRecord, parse_record
 from buildcensus.service.http_errors import ApiError
 from buildcensus.service.limits import (
@@ -131,10 +132,13 @@ class Ingestor:
         return record
 
     def store(self, record: BuildRecord) -> Outcome:
-        """Store durably (blocking); 409 when the build id exists with other content."""
+        """Store durably (blocking); 409 when the build id exists with other content, 422 when
+        the project was forgotten (`buildcensus forget`)."""
         try:
             result = self.lake.store(record)
         except LakeError as exc:
+            if self.lake.storage.exists(forgotten_key(record.project.slug)):
+                raise ApiError(422, "project_opted_out", str(exc), "project.slug") from None
             raise ApiError(409, "conflict", str(exc), "build.id") from None
         status = 201 if result.status == "stored" else 200
         return Outcome(result.status, status, result.key, result.duplicate_of, record.build.id)
