@@ -1,0 +1,139 @@
+"""The analytic warehouse: Parquet tables imported from the lake, queried with DuckDB.
+
+Layout and columns: docs/warehouse.md. Every write is a run: parts are written under temp
+names and renamed, then the run's manifest (`_manifest/<run id>.json`) is committed last; only
+parts named by committed manifests are part of the tables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.fs as pafs
+
+from buildcensus.errors import WarehouseError
+from buildcensus.lake import Lake
+from buildcensus.warehouse._import import ImportSummary, QuarantineEntry, import_lake
+from buildcensus.warehouse._schema import TABLES, duck_columns
+from buildcensus.warehouse._sql import BUILD_PACKAGES_VIEW, create_views, new_connection, quote
+from buildcensus.warehouse._store import State, Store, load_state
+
+__all__ = [
+    "TABLES",
+    "ImportSummary",
+    "QuarantineEntry",
+    "Warehouse",
+    "duck_columns",
+    "open_warehouse",
+]
+
+
+class Warehouse:
+    """Parquet tables under a root of any `pyarrow.fs.FileSystem`."""
+
+    def __init__(
+        self,
+        fs: pafs.FileSystem,
+        base: str,
+        url: str | None = None,
+        duckdb_filesystem: Any = None,
+    ) -> None:
+        self.store = Store(fs, base, url)
+        self.url = self.store.url
+        # An fsspec filesystem DuckDB can read non-local roots through (e.g. s3fs).
+        self.duckdb_filesystem = duckdb_filesystem
+
+    # ------------------------------------------------------------------ reading
+
+    def state(self) -> State:
+        """The committed state (runs, live parts, imported keys, quarantine)."""
+        return load_state(self.store)
+
+    def files(self, state: State | None = None) -> dict[str, list[str]]:
+        """Paths DuckDB opens for each table's committed parts."""
+        st = state or self.state()
+        return {t: [self._duck_path(r) for r in st.parts.get(t, [])] for t in TABLES}
+
+    def _duck_path(self, rel: str) -> str:
+        if self.store.local:
+            return self.store.os_path(rel)
+        protocol = getattr(self.duckdb_filesystem, "protocol", "s3")
+        if isinstance(protocol, (tuple, list)):
+            protocol = protocol[0]
+        return f"{protocol}://{self.store.path(rel)}"
+
+    def connect(
+        self, threads: int | None = None, sandbox: bool = False
+    ) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB with one view per table (empty tables included).
+
+        `sandbox=True` locks the connection down for untrusted SQL: no file access outside the
+        warehouse, no ATTACH/COPY/INSTALL, and no way to change that setting back.
+        """
+        con = new_connection(threads)
+        if self.duckdb_filesystem is not None:
+            con.register_filesystem(self.duckdb_filesystem)
+        create_views(con, self.files())
+        con.execute(BUILD_PACKAGES_VIEW)
+        if sandbox:
+            if self.store.local:
+                root = quote(self.store.os_path("") + os.sep)
+                con.execute(f"SET allowed_directories = [{root}]")
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+        return con
+
+    def last_import_time(self) -> datetime | None:
+        """When the last committed import run finished (None before the first)."""
+        runs = [r for r in self.state().runs if r.get("kind") == "import"]
+        if not runs:
+            return None
+        return datetime.fromisoformat(runs[-1]["finished"])
+
+    def quarantine(self) -> list[dict[str, Any]]:
+        """Documents that could not be imported: key, reason, run_id, time."""
+        return sorted(self.state().quarantine.values(), key=lambda q: q["key"])
+
+    def table_bytes(self) -> dict[str, int]:
+        """Bytes of committed Parquet per table."""
+        st = self.state()
+        return {t: sum(self.store.size(r) for r in st.parts.get(t, [])) for t in TABLES}
+
+    # ------------------------------------------------------------------ writing
+
+    def import_lake(
+        self,
+        lake: Lake,
+        progress: Callable[[int, int], None] | None = None,
+        batch_size: int = 50_000,
+        retry_quarantined: bool = False,
+    ) -> ImportSummary:
+        """Import every lake document not imported yet (incremental, idempotent, crash-safe)."""
+        if batch_size < 1:
+            raise WarehouseError("batch size must be at least 1")
+        with self.store.lock():
+            return import_lake(
+                self.store, self.state(), lake, progress, batch_size, retry_quarantined
+            )
+
+
+def open_warehouse(url: str) -> Warehouse:
+    """Open (or prepare) the warehouse at a directory or `s3://bucket/prefix`."""
+    text = str(url)
+    if text.startswith("file://"):
+        text = text[len("file://") :]
+    if "://" in text:
+        try:
+            fs, base = pafs.FileSystem.from_uri(text)
+        except (pa.ArrowInvalid, OSError, ValueError) as exc:
+            raise WarehouseError(f"cannot open warehouse {text}: {exc}") from None
+        return Warehouse(fs, base, text)
+    path = os.path.abspath(text)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise WarehouseError(f"warehouse path is not a directory: {text}")
+    return Warehouse(pafs.LocalFileSystem(), path, text)

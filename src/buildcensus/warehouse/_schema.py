@@ -1,0 +1,150 @@
+"""Table schemas of the warehouse (the contract in docs/warehouse.md)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+PARTITIONED = ("builds", "monthly_packages")
+
+BUILD_SET_COLUMNS = (
+    "pip_user_set",
+    "pip_top_level_set",
+    "pip_all_set",
+    "conda_user_set",
+    "conda_all_set",
+    "apt_user_set",
+    "apt_all_set",
+)
+
+# (set column, ecosystem, scope, lake path of the list)
+PACKAGE_LISTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("pip_user_set", "pip", "user", ("packages", "pip", "user")),
+    ("pip_top_level_set", "pip", "top_level", ("packages", "pip", "top_level")),
+    ("pip_all_set", "pip", "all", ("packages", "pip", "all")),
+    ("conda_user_set", "conda", "user", ("packages", "conda", "user")),
+    ("conda_all_set", "conda", "all", ("packages", "conda", "all")),
+    ("apt_user_set", "apt", "user", ("packages", "apt", "user")),
+    ("apt_all_set", "apt", "all", ("packages", "apt", "all")),
+)
+
+_S = pa.string()
+
+# The files of partitioned tables do not hold year/month: those come from the hive path.
+SCHEMAS: dict[str, pa.Schema] = {
+    "builds": pa.schema(
+        [
+            ("build_id", _S),
+            ("key", _S),
+            ("duplicate_of", _S),
+            ("project", _S),
+            ("project_id", pa.int64()),
+            ("version", _S),
+            ("version_id", pa.int64()),
+            ("organization", _S),
+            ("start", pa.timestamp("us")),
+            ("day", pa.date32()),
+            ("length", pa.float64()),
+            ("success", pa.bool_()),
+            ("commit", _S),
+            ("trigger", _S),
+            ("python", _S),
+            ("os", _S),
+            ("doctool", _S),
+            ("theme", _S),
+            ("builder", _S),
+            ("config_id", _S),
+            ("config_version", _S),
+            *[(c, _S) for c in BUILD_SET_COLUMNS],
+            ("doctool_set", _S),
+            ("tools_set", _S),
+            ("n_errors", pa.int32()),
+            ("redactions", pa.int32()),
+            ("collector_seconds", pa.float64()),
+            ("steps_json", _S),
+        ]
+    ),
+    "package_sets": pa.schema(
+        [
+            ("set_id", _S),
+            ("ecosystem", _S),
+            ("scope", _S),
+            ("name", _S),
+            ("normalized", _S),
+            ("version", _S),
+            ("specifier", _S),
+            ("channel", _S),
+        ]
+    ),
+    "configs": pa.schema(
+        [
+            ("config_id", _S),
+            ("version", _S),
+            ("user_json", _S),
+            ("final_json", _S),
+            ("has_file", pa.bool_()),
+        ]
+    ),
+    "config_keys": pa.schema([("config_id", _S), ("key", _S)]),
+    "config_values": pa.schema(
+        [
+            ("config_id", _S),
+            ("key", _S),
+            ("value", _S),
+            ("user_set", pa.bool_()),
+            ("source", _S),
+        ]
+    ),
+    "doctool_sets": pa.schema([("set_id", _S), ("kind", _S), ("name", _S)]),
+    "tools_sets": pa.schema([("set_id", _S), ("name", _S), ("version", _S)]),
+    "versions": pa.schema(
+        [
+            ("ecosystem", _S),
+            ("version", _S),
+            ("sort_key", _S),
+            ("is_prerelease", pa.bool_()),
+            ("valid", pa.bool_()),
+        ]
+    ),
+    "monthly_packages": pa.schema(
+        [
+            ("ecosystem", _S),
+            ("scope", _S),
+            ("normalized", _S),
+            ("version", _S),
+            ("projects", pa.int64()),
+            ("builds", pa.int64()),
+            ("success_projects", pa.int64()),
+            ("success_builds", pa.int64()),
+        ]
+    ),
+}
+
+TABLES = tuple(SCHEMAS)
+
+# Which column identifies the rows of a "set" table (loaded once per id).
+SET_ID_COLUMN = {
+    "package_sets": "set_id",
+    "configs": "config_id",
+    "config_keys": "config_id",
+    "config_values": "config_id",
+    "doctool_sets": "set_id",
+    "tools_sets": "set_id",
+}
+
+_DUCK_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.int64(): "BIGINT",
+    pa.int32(): "INTEGER",
+    pa.float64(): "DOUBLE",
+    pa.bool_(): "BOOLEAN",
+    pa.timestamp("us"): "TIMESTAMP",
+    pa.date32(): "DATE",
+}
+
+
+def duck_columns(table: str) -> list[tuple[str, str]]:
+    """(column, DuckDB type) of a table as queries see it (year/month included)."""
+    cols = [(f.name, _DUCK_TYPES[f.type]) for f in SCHEMAS[table]]
+    if table in PARTITIONED:
+        cols += [("year", "INTEGER"), ("month", "INTEGER")]
+    return cols

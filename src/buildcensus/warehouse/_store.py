@@ -1,0 +1,196 @@
+"""The warehouse root behind a `pyarrow.fs.FileSystem`: atomic parts, run manifests, a lock."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from buildcensus.errors import WarehouseError
+
+MANIFEST_DIR = "_manifest"
+TMP_PREFIX = ".tmp-"
+
+_run_lock = threading.Lock()
+_last_time: list[datetime] = [datetime.min.replace(tzinfo=UTC)]
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A sortable, unique run id: UTC time to the microsecond (increasing), then random hex."""
+    with _run_lock:
+        when = max(now or datetime.now(UTC), _last_time[0] + timedelta(microseconds=1))
+        _last_time[0] = when
+        return f"{when:%Y%m%dT%H%M%S%f}Z-{secrets.token_hex(4)}"
+
+
+class Store:
+    """Files under a base path of a pyarrow FileSystem (local directory or S3 prefix)."""
+
+    def __init__(self, fs: pafs.FileSystem, base: str, url: str | None = None) -> None:
+        self.fs = fs
+        self.base = base.rstrip("/")
+        self.url = url or base
+        self.local = isinstance(fs, pafs.LocalFileSystem)
+
+    def path(self, rel: str) -> str:
+        return f"{self.base}/{rel}" if rel else self.base
+
+    def os_path(self, rel: str) -> str:
+        """A path DuckDB can open (local files only)."""
+        return os.path.abspath(self.path(rel)) if self.local else self.path(rel)
+
+    def ensure_dir(self, rel: str) -> None:
+        self.fs.create_dir(self.path(rel), recursive=True)
+
+    def _fsync(self, path: str, directory: bool = False) -> None:
+        if self.local:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def _tmp_name(self, rel: str) -> str:
+        head, _, name = rel.rpartition("/")
+        tmp = f"{TMP_PREFIX}{secrets.token_hex(6)}-{name}"
+        return f"{head}/{tmp}" if head else tmp
+
+    def _commit(self, tmp_rel: str, rel: str) -> None:
+        self._fsync(self.path(tmp_rel))
+        self.fs.move(self.path(tmp_rel), self.path(rel))
+        head = rel.rpartition("/")[0]
+        self._fsync(self.path(head), directory=True)
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        """Write a file atomically (temp name, fsync, rename)."""
+        self.ensure_dir(rel.rpartition("/")[0])
+        tmp = self._tmp_name(rel)
+        with self.fs.open_output_stream(self.path(tmp)) as f:
+            f.write(data)
+        self._commit(tmp, rel)
+
+    def write_table(self, rel: str, table: pa.Table) -> None:
+        """Write a Parquet file atomically (temp name, fsync, rename)."""
+        self.ensure_dir(rel.rpartition("/")[0])
+        tmp = self._tmp_name(rel)
+        pq.write_table(
+            table, self.path(tmp), filesystem=self.fs, compression="zstd", row_group_size=262144
+        )
+        self._commit(tmp, rel)
+
+    def read_bytes(self, rel: str) -> bytes:
+        with self.fs.open_input_stream(self.path(rel)) as f:
+            return f.read()
+
+    def read_table(self, rel: str, columns: list[str] | None = None) -> pa.Table:
+        return pq.read_table(self.path(rel), columns=columns, filesystem=self.fs)
+
+    def delete(self, rel: str) -> None:
+        try:
+            self.fs.delete_file(self.path(rel))
+        except FileNotFoundError:
+            pass
+
+    def list(self, rel: str) -> Iterator[str]:
+        """Every file under `rel` (recursive), as paths relative to the base."""
+        sel = pafs.FileSelector(self.path(rel), recursive=True, allow_not_found=True)
+        cut = len(self.base) + 1
+        for info in self.fs.get_file_info(sel):
+            if info.type == pafs.FileType.File:
+                yield info.path[cut:]
+
+    def size(self, rel: str) -> int:
+        return self.fs.get_file_info(self.path(rel)).size or 0
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """One writer at a time (flock on local disks; released when the process dies)."""
+        if not self.local:
+            yield
+            return
+        import fcntl
+
+        self.ensure_dir("")
+        fd = os.open(self.path("_lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise WarehouseError(f"another import or prune is running on {self.url}") from None
+            yield
+        finally:
+            os.close(fd)
+
+
+@dataclass
+class State:
+    """The committed warehouse: a fold over the run manifests, oldest first."""
+
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    parts: dict[str, list[str]] = field(default_factory=dict)
+    imported: set[str] = field(default_factory=set)
+    quarantine: dict[str, dict[str, Any]] = field(default_factory=dict)
+    frozen_months: set[tuple[int, int]] = field(default_factory=set)
+
+    def live(self) -> set[str]:
+        return {p for ps in self.parts.values() for p in ps}
+
+
+def load_state(store: Store) -> State:
+    """Read every committed run manifest and fold them into the current state."""
+    state = State()
+    names = sorted(
+        r for r in store.list(MANIFEST_DIR) if r.endswith(".json") and "/" + TMP_PREFIX not in r
+    )
+    live: dict[str, dict[str, None]] = {}
+    for rel in names:
+        try:
+            run = orjson.loads(store.read_bytes(rel))
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise WarehouseError(f"unreadable manifest {rel}: {exc}") from None
+        state.runs.append(run)
+        removed = set(run.get("removed", []))
+        for parts in live.values():
+            for p in [p for p in parts if p in removed]:
+                del parts[p]
+        for table, parts in run.get("added", {}).items():
+            live.setdefault(table, {}).update(dict.fromkeys(parts))
+        keys = run.get("keys", [])
+        state.imported.update(keys)
+        for k in keys:
+            state.quarantine.pop(k, None)
+        for q in run.get("quarantined", []):
+            state.quarantine[q["key"]] = {**q, "run_id": run["run_id"]}
+        state.frozen_months.update(tuple(m) for m in run.get("frozen_months", []))
+    state.parts = {t: list(ps) for t, ps in live.items()}
+    return state
+
+
+def commit_run(store: Store, run: dict[str, Any]) -> None:
+    """Make a run visible: its manifest is written last, atomically."""
+    store.write_bytes(f"{MANIFEST_DIR}/{run['run_id']}.json", orjson.dumps(run))
+
+
+def collect_garbage(store: Store, state: State, tables: tuple[str, ...]) -> int:
+    """Delete files no committed run refers to (crash leftovers, replaced parts)."""
+    live = state.live()
+    n = 0
+    for table in tables:
+        for rel in list(store.list(table)):
+            if rel not in live:
+                store.delete(rel)
+                n += 1
+    for rel in list(store.list(MANIFEST_DIR)):
+        if rel.rpartition("/")[2].startswith(TMP_PREFIX):
+            store.delete(rel)
+    return n
