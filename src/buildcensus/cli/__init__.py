@@ -60,9 +60,6 @@ def _register() -> None:
     from buildcensus.cli import _warehouse
 
     _warehouse.register(app)
-    from buildcensus.cli import _warehouse
-
-    _warehouse.register(app)
     from buildcensus.cli import _collect
 
     _collect.register(app)
