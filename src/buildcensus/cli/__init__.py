@@ -63,6 +63,9 @@ def _register() -> None:
     from buildcensus.cli import _collect
 
     _collect.register(app)
+    from buildcensus.cli import _reports
+
+    _reports.register(app)
 
 
 _register()

@@ -171,3 +171,16 @@ for _report in (
     ),
 ):
     register(_report)
+
+
+def connect_warehouse(url: str, threads: int | None = None) -> Any:
+    """A DuckDB connection on the warehouse at `url` (WarehouseError when there is none)."""
+    import os
+
+    from buildcensus.warehouse import open_warehouse
+
+    local = "://" not in url or url.startswith("file://")
+    path = url[len("file://") :] if url.startswith("file://") else url
+    if local and not os.path.isdir(path):
+        raise WarehouseError(f"no warehouse at {url} (run `buildcensus import` first)")
+    return open_warehouse(url).connect(threads=threads)

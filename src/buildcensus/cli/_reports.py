@@ -1,0 +1,366 @@
+"""`buildcensus report <name>`: thin commands over `buildcensus.reports`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+
+from buildcensus.cli._common import DEFAULT_WAREHOUSE, Format, FormatOpt, WarehouseOpt, dumps
+from buildcensus.cli._common import emit_rows as _emit_rows
+from buildcensus.reports import REPORTS, connect_warehouse, make_params, run_report
+
+report_app = typer.Typer(
+    help="Named reports over the warehouse (counting rules: docs/reports.md).",
+    no_args_is_help=True,
+)
+
+
+class Ecosystem(StrEnum):
+    pip = "pip"
+    conda = "conda"
+    apt = "apt"
+
+
+class Scope(StrEnum):
+    all = "all"
+    top_level = "top_level"
+    user = "user"
+
+
+class Period(StrEnum):
+    week = "week"
+    month = "month"
+
+
+class Kind(StrEnum):
+    extension = "extension"
+    plugin = "plugin"
+    markdown_extension = "markdown_extension"
+
+
+Since = Annotated[
+    str | None,
+    typer.Option(
+        "--since", help="Window start, inclusive (UTC date or ISO time).", show_default=False
+    ),
+]
+Until = Annotated[
+    str | None,
+    typer.Option("--until", help="Window end, exclusive (default: now).", show_default=False),
+]
+Last = Annotated[
+    str | None,
+    typer.Option(
+        "--last",
+        help="Window length before --until/now: 90d, 12w, 36h (default 90d).",
+        show_default=False,
+    ),
+]
+Now = Annotated[
+    str | None,
+    typer.Option("--now", help="Pin 'now' (ISO time) for reproducible runs.", show_default=False),
+]
+IncludeFailed = Annotated[
+    bool, typer.Option("--include-failed", help="Count failed builds; state = latest build.")
+]
+EcoReq = Annotated[Ecosystem, typer.Option("--ecosystem", help="Package ecosystem.")]
+Package = Annotated[str, typer.Option("--package", help="Package name (normalized for you).")]
+ScopeOpt = Annotated[
+    Scope,
+    typer.Option("--scope", help="Which package list: all installed, top_level or user-requested."),
+]
+Limit = Annotated[
+    int | None, typer.Option("--limit", help="At most N rows (0: no limit).", show_default=False)
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `report` group (other stages add their reports to `report_app`)."""
+    app.add_typer(report_app, name="report")
+
+
+def _run(name: str, warehouse: str, fmt: Format, **options: Any) -> None:
+    params = make_params(**options)
+    con = connect_warehouse(warehouse)
+    try:
+        result = run_report(name, params, con)
+    finally:
+        con.close()
+    if isinstance(result, dict):  # impact
+        if fmt == Format.json:
+            typer.echo(dumps(result))
+            return
+        rows = [{**a, "matched": ", ".join(a["matched"])} for a in result["affected"]]
+        if fmt == Format.table:
+            typer.echo(f"{result['projects']} projects, {result['builds']} builds")
+        _emit_rows(rows, fmt, ("project", "last_build", "matched"))
+        return
+    _emit_rows(result, fmt, REPORTS[name].columns)
+
+
+@report_app.command("versions")
+def versions(
+    ecosystem: EcoReq,
+    package: Package,
+    scope: ScopeOpt = Scope.all,
+    since: Since = None,
+    until: Until = None,
+    last: Last = None,
+    now: Now = None,
+    include_failed: IncludeFailed = False,
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Installed versions of one package, newest first: projects and builds per version."""
+    _run(
+        "versions",
+        warehouse,
+        fmt,
+        since=since,
+        until=until,
+        last=last,
+        now=now,
+        include_failed=include_failed,
+        ecosystem=ecosystem.value,
+        package=package,
+        scope=scope.value,
+    )
+
+
+@report_app.command("top")
+def top(
+    ecosystem: EcoReq,
+    scope: ScopeOpt = Scope.all,
+    limit: Limit = None,
+    since: Since = None,
+    until: Until = None,
+    last: Last = None,
+    now: Now = None,
+    include_failed: IncludeFailed = False,
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Most used packages of an ecosystem (normalized names; default limit 50)."""
+    _run(
+        "top",
+        warehouse,
+        fmt,
+        since=since,
+        until=until,
+        last=last,
+        now=now,
+        include_failed=include_failed,
+        ecosystem=ecosystem.value,
+        scope=scope.value,
+        limit=limit,
+    )
+
+
+@report_app.command("adoption")
+def adoption(
+    ecosystem: EcoReq,
+    package: Package,
+    by: Annotated[Period, typer.Option("--by", help="Period: week (from Monday) or month.")] = (
+        Period.month
+    ),
+    scope: ScopeOpt = Scope.all,
+    since: Since = None,
+    until: Until = None,
+    last: Last = None,
+    now: Now = None,
+    include_failed: IncludeFailed = False,
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """How fast releases are taken up: projects per version in each week or month."""
+    _run(
+        "adoption",
+        warehouse,
+        fmt,
+        since=since,
+        until=until,
+        last=last,
+        now=now,
+        include_failed=include_failed,
+        ecosystem=ecosystem.value,
+        package=package,
+        by=by.value,
+        scope=scope.value,
+    )
+
+
+@report_app.command("extensions")
+def extensions(
+    kind: Annotated[
+        Kind, typer.Option("--kind", help="Sphinx extension, MkDocs plugin or markdown_extension.")
+    ] = Kind.extension,
+    limit: Limit = None,
+    since: Since = None,
+    until: Until = None,
+    last: Last = None,
+    now: Now = None,
+    include_failed: IncludeFailed = False,
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Doctool extensions by projects."""
+    _run(
+        "extensions",
+        warehouse,
+        fmt,
+        since=since,
+        until=until,
+        last=last,
+        now=now,
+        include_failed=include_failed,
+        kind=kind.value,
+        limit=limit,
+    )
+
+
+@report_app.command("themes")
+def themes(
+    limit: Limit = None,
+    since: Since = None,
+    until: Until = None,
+    last: Last = None,
+    now: Now = None,
+    include_failed: IncludeFailed = False,
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Doctool themes by projects."""
+    _run(
+        "themes",
+        warehouse,
+        fmt,
+        since=since,
+        until=until,
+        last=last,
+        now=now,
+        include_failed=include_failed,
+        limit=limit,
+    )
+
+
+@report_app.command("breakdown")
+def breakdown(
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            help="python|os|trigger|doctool|config_version|"
+            "theme|builder|tool:NAME|config:DOTTED.KEY",
+        ),
+    ],
+    limit: Limit = None,
+    since: Since = None,
+    until: Until = None,
+    last: Last = None,
+    now: Now = None,
+    include_failed: IncludeFailed = False,
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Projects and builds per value of a build column, a build tool or a config key."""
+    _run(
+        "breakdown",
+        warehouse,
+        fmt,
+        since=since,
+        until=until,
+        last=last,
+        now=now,
+        include_failed=include_failed,
+        by=by,
+        limit=limit,
+    )
+
+
+@report_app.command("config-keys")
+def config_keys(
+    limit: Limit = None,
+    since: Since = None,
+    until: Until = None,
+    last: Last = None,
+    now: Now = None,
+    include_failed: IncludeFailed = False,
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Config keys users really set (dotted paths), by projects."""
+    _run(
+        "config-keys",
+        warehouse,
+        fmt,
+        since=since,
+        until=until,
+        last=last,
+        now=now,
+        include_failed=include_failed,
+        limit=limit,
+    )
+
+
+@report_app.command("impact")
+def impact(
+    where: Annotated[
+        list[str],
+        typer.Option(
+            "--where",
+            help="Condition, repeatable (AND): "
+            "pip:sphinx<2, python<3.8, apt:NAME, conda:*, tool:NAME>=1, "
+            "config:KEY[=VALUE], os=VALUE.",
+        ),
+    ],
+    scope: ScopeOpt = Scope.all,
+    limit: Limit = None,
+    since: Since = None,
+    until: Until = None,
+    last: Last = None,
+    now: Now = None,
+    include_failed: IncludeFailed = False,
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Who breaks if we drop something: projects whose latest build matches every --where."""
+    _run(
+        "impact",
+        warehouse,
+        fmt,
+        since=since,
+        until=until,
+        last=last,
+        now=now,
+        include_failed=include_failed,
+        where=where,
+        scope=scope.value,
+        limit=limit,
+    )
+
+
+@report_app.command("build-time")
+def build_time(
+    limit: Limit = None,
+    since: Since = None,
+    until: Until = None,
+    last: Last = None,
+    now: Now = None,
+    include_failed: IncludeFailed = False,
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Build length per project (seconds): p50, p95, max; slowest p95 first (default limit 50)."""
+    _run(
+        "build-time",
+        warehouse,
+        fmt,
+        since=since,
+        until=until,
+        last=last,
+        now=now,
+        include_failed=include_failed,
+        limit=limit,
+    )
