@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from buildcensus import versions
 from buildcensus.errors import QueryError
 from buildcensus.explain._diff import version_change
 from buildcensus.explain._stats import fisher_greater, holm, score_of
@@ -73,7 +74,7 @@ class RegressionQuery:
             raise QueryError("--min-builds must be at least 1")
         if not 0 < self.alpha < 1:
             raise QueryError("--alpha must be between 0 and 1")
-        if self.since and self.until and self.since >= self.until:
+        if self.since and self.until and _naive_utc(self.since) >= _naive_utc(self.until):
             raise QueryError("--since must be before --until")
 
 
@@ -222,7 +223,11 @@ def score_rows(rows: Sequence[Sequence[Any]], alpha: float = DEFAULT_ALPHA) -> l
     """Rows of `regressions_sql` → report rows with rates, p-values and score, strongest first."""
     out = []
     for c in _group(rows):
+        eco = c["ecosystem"]
         froms = sorted(c["from_versions"].items(), key=lambda kv: (-kv[1], kv[0]))
+        # The most common previous version; among equals, the newest by the ecosystem's rules.
+        froms.sort(key=lambda kv: versions.sort_key(eco, kv[0]), reverse=True)
+        froms.sort(key=lambda kv: -kv[1])
         moved, moved_f, stayed, stayed_f = c["moved"], c["moved_f"], c["stayed"], c["stayed_f"]
         out.append(
             {
