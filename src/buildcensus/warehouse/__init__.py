@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 import pyarrow.fs as pafs
 
 from buildcensus.errors import WarehouseError
 from buildcensus.lake import Lake
+from buildcensus.storage_fs import is_s3_url, register_duckdb_filesystem, warehouse_filesystem
 from buildcensus.warehouse._import import ImportSummary, QuarantineEntry, import_lake
 from buildcensus.warehouse._schema import TABLES, duck_columns
 from buildcensus.warehouse._sql import BUILD_PACKAGES_VIEW, create_views, new_connection, quote
@@ -41,12 +41,10 @@ class Warehouse:
         fs: pafs.FileSystem,
         base: str,
         url: str | None = None,
-        duckdb_filesystem: Any = None,
+        duckdb_setup: Callable[[duckdb.DuckDBPyConnection], str] | None = None,
     ) -> None:
-        self.store = Store(fs, base, url)
+        self.store = Store(fs, base, url, duckdb_setup)
         self.url = self.store.url
-        # An fsspec filesystem DuckDB can read non-local roots through (e.g. s3fs).
-        self.duckdb_filesystem = duckdb_filesystem
 
     # ------------------------------------------------------------------ reading
 
@@ -57,15 +55,7 @@ class Warehouse:
     def files(self, state: State | None = None) -> dict[str, list[str]]:
         """Paths DuckDB opens for each table's committed parts."""
         st = state or self.state()
-        return {t: [self._duck_path(r) for r in st.parts.get(t, [])] for t in TABLES}
-
-    def _duck_path(self, rel: str) -> str:
-        if self.store.local:
-            return self.store.os_path(rel)
-        protocol = getattr(self.duckdb_filesystem, "protocol", "s3")
-        if isinstance(protocol, (tuple, list)):
-            protocol = protocol[0]
-        return f"{protocol}://{self.store.path(rel)}"
+        return {t: [self.store.os_path(r) for r in st.parts.get(t, [])] for t in TABLES}
 
     def connect(
         self, threads: int | None = None, sandbox: bool = False
@@ -76,8 +66,7 @@ class Warehouse:
         warehouse, no ATTACH/COPY/INSTALL, and no way to change that setting back.
         """
         con = new_connection(threads)
-        if self.duckdb_filesystem is not None:
-            con.register_filesystem(self.duckdb_filesystem)
+        self.store.prepare(con)
         create_views(con, self.files())
         con.execute(BUILD_PACKAGES_VIEW)
         if sandbox:
@@ -127,12 +116,15 @@ def open_warehouse(url: str) -> Warehouse:
     text = str(url)
     if text.startswith("file://"):
         text = text[len("file://") :]
+    if is_s3_url(text):
+        fs, base = warehouse_filesystem(text)
+
+        def setup(con: duckdb.DuckDBPyConnection) -> str:
+            return register_duckdb_filesystem(con, text)
+
+        return Warehouse(fs, base, text, setup)
     if "://" in text:
-        try:
-            fs, base = pafs.FileSystem.from_uri(text)
-        except (pa.ArrowInvalid, OSError, ValueError) as exc:
-            raise WarehouseError(f"cannot open warehouse {text}: {exc}") from None
-        return Warehouse(fs, base, text)
+        raise WarehouseError(f"unsupported warehouse URL {text} (a directory or s3://...)")
     path = os.path.abspath(text)
     if os.path.exists(path) and not os.path.isdir(path):
         raise WarehouseError(f"warehouse path is not a directory: {text}")

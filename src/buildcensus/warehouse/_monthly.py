@@ -78,6 +78,7 @@ def monthly_parts(
             rels += added.get(table, [])
         files[table] = [store.os_path(r) for r in rels]
     con = new_connection(threads=2)
+    store.prepare(con)
     try:
         create_views(con, files, ("builds", "package_sets", "monthly_packages"))
         new_parts, removed = [], []

@@ -130,6 +130,7 @@ def prune_warehouse(wh: Warehouse, cut: datetime, summary: PruneSummary) -> None
         remaining = [r for r in state.parts.get("builds", []) if r not in removed]
         remaining += added.get("builds", [])
         con = new_connection(threads=2)
+        store.prepare(con)
         try:
             files = {t: [store.os_path(r) for r in state.parts.get(t, [])] for t in TABLES}
             files["builds"] = [store.os_path(r) for r in remaining]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,18 +36,35 @@ def new_run_id(now: datetime | None = None) -> str:
 class Store:
     """Files under a base path of a pyarrow FileSystem (local directory or S3 prefix)."""
 
-    def __init__(self, fs: pafs.FileSystem, base: str, url: str | None = None) -> None:
+    def __init__(
+        self,
+        fs: pafs.FileSystem,
+        base: str,
+        url: str | None = None,
+        duckdb_setup: Callable[[Any], str] | None = None,
+    ) -> None:
         self.fs = fs
         self.base = base.rstrip("/")
         self.url = url or base
         self.local = isinstance(fs, pafs.LocalFileSystem)
+        # For non-local roots: registers a filesystem on a DuckDB connection, returns the
+        # URL prefix under which DuckDB sees `base` (e.g. `s3://bucket/prefix`).
+        self.duckdb_setup = duckdb_setup
+        self._duck_root: str | None = None
+
+    def prepare(self, con: Any) -> None:
+        """Let a DuckDB connection read this root (no-op for local directories)."""
+        if not self.local and self.duckdb_setup is not None:
+            self._duck_root = self.duckdb_setup(con).rstrip("/")
 
     def path(self, rel: str) -> str:
         return f"{self.base}/{rel}" if rel else self.base
 
     def os_path(self, rel: str) -> str:
-        """A path DuckDB can open (local files only)."""
-        return os.path.abspath(self.path(rel)) if self.local else self.path(rel)
+        """A path DuckDB can open (after `prepare` for non-local roots)."""
+        if self.local:
+            return os.path.abspath(self.path(rel))
+        return f"{self._duck_root or 's3://' + self.base}/{rel}"
 
     def ensure_dir(self, rel: str) -> None:
         self.fs.create_dir(self.path(rel), recursive=True)
