@@ -81,6 +81,13 @@ def diff(
             help="Diff the project's latest failed build against the last good build before it.",
         ),
     ] = False,
+    scan_lake: Annotated[
+        bool,
+        typer.Option(
+            "--scan-lake",
+            help="With --last-good: search the lake even when the warehouse has the project.",
+        ),
+    ] = False,
     fmt: Annotated[DiffFormat, typer.Option("--format", help="table or json.")] = (
         DiffFormat.table
     ),
@@ -92,7 +99,7 @@ def diff(
     if last_good:
         if project is None or build_a is not None:
             raise UsageError("--last-good takes --project SLUG [--version SLUG] and no build ids")
-        con = warehouse_connection(warehouse)
+        con = None if scan_lake else warehouse_connection(warehouse)
         try:
             result = last_good_diff(lk, project, version, con)
         finally:

@@ -60,14 +60,14 @@ def last_good_diff(
 ) -> dict[str, Any]:
     """The diff from a project's last good build to its latest failed build.
 
-    `warehouse` is a connection with a `builds` table to search, or None to scan the lake.
-    The result is a diff with a `last_good` section: which builds were compared, and whether
-    a later build has succeeded since (`recovered`).
+    `warehouse` is a connection with a `builds` table to search; without one, or when it holds
+    no builds of the project (not imported yet), the lake is scanned. The result is a diff with
+    a `last_good` section: which builds were compared, where they were found, and whether a
+    later build has succeeded since (`recovered`).
     """
-    if warehouse is not None:
-        builds = builds_from_warehouse(warehouse, project, version)
-        source = "warehouse"
-    else:
+    builds = builds_from_warehouse(warehouse, project, version) if warehouse is not None else []
+    source = "warehouse"
+    if not builds:
         builds = list(iter_lake_builds(lake))
         source = "lake"
     good, failed = pick_last_good(builds, project, version)

@@ -54,6 +54,7 @@ EXTRA_COLUMNS = (
     "p_value",
     "p_adjusted",
     "significant",
+    "excluding",
 )
 DEFAULT_ALPHA = 0.01
 DEFAULT_MIN_BUILDS = 5
@@ -87,8 +88,18 @@ def _over() -> str:
     return "OVER (PARTITION BY project, version ORDER BY start, build_id)"
 
 
-def regressions_sql(query: RegressionQuery) -> tuple[str, dict[str, Any]]:
-    """The counting query and its parameters (pure; DuckDB dialect, Spark-transpilable)."""
+Release = tuple[str, str, str]  # (ecosystem, package, version)
+
+
+def regressions_sql(
+    query: RegressionQuery, exclude: Sequence[Release] = ()
+) -> tuple[str, dict[str, Any]]:
+    """The counting query and its parameters (pure; DuckDB dialect, Spark-transpilable).
+
+    `exclude` lists releases already found bad: builds that installed one of them are left out
+    of every other candidate's groups, so a package that merely moved together with a bad
+    release is not blamed for its failures.
+    """
     params: dict[str, Any] = {"min_builds": query.min_builds}
     seq_where = ["success IS NOT NULL"]
     step_where = ["prev_set_id IS NOT NULL", "set_id IS NOT NULL"]
@@ -112,6 +123,22 @@ def regressions_sql(query: RegressionQuery) -> tuple[str, dict[str, Any]]:
         for eco in ECOSYSTEM_SETS
     )
     seen_filter = f"\n  WHERE {' AND '.join(seen_where)}" if seen_where else ""
+    excluded = ""
+    if exclude:
+        terms = []
+        for i, (eco, pkg, ver) in enumerate(exclude):
+            params.update({f"x{i}_eco": eco, f"x{i}_pkg": pkg, f"x{i}_ver": ver})
+            terms.append(
+                f"(p.ecosystem = $x{i}_eco AND p.package = $x{i}_pkg AND p.version = $x{i}_ver)"
+            )
+        excluded = f"""
+excluded AS (
+  SELECT DISTINCT s.build_id
+  FROM sets s
+  JOIN pkg p ON p.set_id = s.set_id AND p.ecosystem = s.ecosystem
+  WHERE {" OR ".join(terms)}
+),"""
+        step_where.append("build_id NOT IN (SELECT build_id FROM excluded)")
     sql = f"""WITH seq AS (
   SELECT build_id, project, version, start, success,
     LAG(success) {_over()} AS prev_success,
@@ -137,7 +164,7 @@ first_seen AS (
   FROM set_first f
   JOIN pkg p ON p.set_id = f.set_id AND p.ecosystem = f.ecosystem
   GROUP BY f.ecosystem, p.package, p.version
-),
+),{excluded}
 steps AS (
   SELECT build_id, project, start, success, ecosystem, set_id, prev_set_id
   FROM sets
@@ -219,8 +246,8 @@ def _group(rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
     return list(out.values())
 
 
-def score_rows(rows: Sequence[Sequence[Any]], alpha: float = DEFAULT_ALPHA) -> list[dict[str, Any]]:
-    """Rows of `regressions_sql` → report rows with rates, p-values and score, strongest first."""
+def candidate_rows(rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Rows of `regressions_sql` → one report row per candidate, with rates and raw p-value."""
     out = []
     for c in _group(rows):
         eco = c["ecosystem"]
@@ -231,7 +258,7 @@ def score_rows(rows: Sequence[Sequence[Any]], alpha: float = DEFAULT_ALPHA) -> l
         moved, moved_f, stayed, stayed_f = c["moved"], c["moved_f"], c["stayed"], c["stayed_f"]
         out.append(
             {
-                "ecosystem": c["ecosystem"],
+                "ecosystem": eco,
                 "package": c["package"],
                 "from": froms[0][0],
                 "to": c["to"],
@@ -239,7 +266,7 @@ def score_rows(rows: Sequence[Sequence[Any]], alpha: float = DEFAULT_ALPHA) -> l
                 "moved_failure_rate": _rate(moved_f, moved),
                 "stayed_builds": stayed,
                 "stayed_failure_rate": _rate(stayed_f, stayed),
-                "change": version_change(c["ecosystem"], froms[0][0], c["to"]),
+                "change": version_change(eco, froms[0][0], c["to"]),
                 "first_seen": c["first_seen"],
                 "from_versions": dict(froms),
                 "moved_failures": moved_f,
@@ -247,13 +274,19 @@ def score_rows(rows: Sequence[Sequence[Any]], alpha: float = DEFAULT_ALPHA) -> l
                 "stayed_failures": stayed_f,
                 # Without builds that stayed there is nothing to compare with: no evidence.
                 "p_value": fisher_greater(moved_f, moved, stayed_f, stayed) if stayed else 1.0,
+                "excluding": [],
             }
         )
-    for row, adjusted in zip(out, holm([r["p_value"] for r in out]), strict=True):
+    return out
+
+
+def finalize(rows: list[dict[str, Any]], alpha: float = DEFAULT_ALPHA) -> list[dict[str, Any]]:
+    """Holm-adjust the p-values of all candidates, score them, strongest first (in place)."""
+    for row, adjusted in zip(rows, holm([r["p_value"] for r in rows]), strict=True):
         row["p_adjusted"] = adjusted
         row["score"] = score_of(adjusted)
         row["significant"] = adjusted < alpha
-    out.sort(
+    rows.sort(
         key=lambda r: (
             -r["score"],
             -((r["moved_failure_rate"] or 0) - (r["stayed_failure_rate"] or 0)),
@@ -263,13 +296,41 @@ def score_rows(rows: Sequence[Sequence[Any]], alpha: float = DEFAULT_ALPHA) -> l
             r["to"],
         )
     )
-    return out
+    return rows
 
 
-def find_regressions(con: Any, query: RegressionQuery) -> list[dict[str, Any]]:
-    """Run the regression query on a warehouse connection and score the candidates."""
-    sql, params = regressions_sql(query)
-    return score_rows(con.execute(sql, params).fetchall(), query.alpha)
+def score_rows(rows: Sequence[Sequence[Any]], alpha: float = DEFAULT_ALPHA) -> list[dict[str, Any]]:
+    """Rows of `regressions_sql` → scored report rows, strongest first (one pass, no exclusion)."""
+    return finalize(candidate_rows(rows), alpha)
+
+
+def _key(row: dict[str, Any]) -> Release:
+    return (row["ecosystem"], row["package"], row["to"])
+
+
+def find_regressions(con: Any, query: RegressionQuery, max_rounds: int = 5) -> list[dict[str, Any]]:
+    """Run the regression query on a warehouse connection and score the candidates.
+
+    Explaining away: once the strongest significant release is accepted, the query runs again
+    without the builds that installed it, and the remaining candidates are judged on the rest;
+    repeated while a new release is significant (at most `max_rounds` times). Accepted rows
+    keep the counts they had when accepted; the others list what was left out in `excluding`.
+    """
+    accepted: dict[Release, dict[str, Any]] = {}
+    rows: list[dict[str, Any]] = []
+    for _ in range(max_rounds):
+        sql, params = regressions_sql(query, tuple(accepted))
+        fresh = candidate_rows(con.execute(sql, params).fetchall())
+        label = [" ".join(k) for k in accepted]
+        for r in fresh:
+            r["excluding"] = label
+        rows = [*accepted.values(), *(r for r in fresh if _key(r) not in accepted)]
+        finalize(rows, query.alpha)
+        best = next((r for r in rows if r["significant"] and _key(r) not in accepted), None)
+        if best is None:
+            break
+        accepted[_key(best)] = best
+    return finalize(rows, query.alpha)
 
 
 def parse_when(text: str, now: datetime) -> datetime:
