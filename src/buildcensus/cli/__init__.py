@@ -66,6 +66,9 @@ def _register() -> None:
     from buildcensus.cli import _reports
 
     _reports.register(app)
+    from buildcensus.cli import _simulate
+
+    _simulate.register(app)
 
 
 _register()
