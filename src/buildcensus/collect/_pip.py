@@ -225,7 +225,10 @@ def _dependency_name(req: str, env: dict[str, str], cache: dict[str, bool]) -> s
 def probe_metadata(runner: Runner, python: str) -> PipResult:
     """Run the probe script once in `python` and derive both package sets."""
     res = runner.run([python, "-c", PROBE_SCRIPT])
-    data = parse_probe_output(res.stdout)
+    try:
+        data = parse_probe_output(res.stdout)
+    except ProbeFailure as exc:
+        raise ProbeFailure(f"{python} -c <script>: {exc}", kind=exc.kind) from None
     if not data.get("backend"):
         raise ProbeFailure(
             "the interpreter has neither importlib.metadata nor pkg_resources", kind="old"
@@ -291,4 +294,9 @@ def probe_pip_list(runner: Runner, pip: list[str], not_required: bool) -> list[d
     argv = [*pip, "list", "--format", "json", "--disable-pip-version-check", "--no-color"]
     if not_required:
         argv.insert(len(pip) + 1, "--not-required")
-    return parse_pip_list(runner.run(argv).stdout)
+    try:
+        return parse_pip_list(runner.run(argv).stdout)
+    except ProbeFailure as exc:
+        if exc.kind != "garbage":
+            raise
+        raise ProbeFailure(f"{' '.join(argv[: len(pip) + 1])}: {exc}", kind=exc.kind) from None

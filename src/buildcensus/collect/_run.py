@@ -76,7 +76,9 @@ class Runner:
         if self.deadline is not None:
             limit = min(limit, max(self.deadline - time.monotonic(), 0.2))
         full = [*self.prefix, *argv]
-        shown = shlex.join(a if len(a) <= 120 and "\n" not in a else "<script>" for a in full)
+        shown = " ".join(
+            shlex.quote(a) if len(a) <= 120 and "\n" not in a else "<script>" for a in full
+        )
         started = time.monotonic()
         try:
             proc = subprocess.Popen(
@@ -100,7 +102,7 @@ class Runner:
         elapsed = time.monotonic() - started
         self.log.append(f"{elapsed:7.3f}s {shown}")
         if problem == "timeout":
-            raise ProbeFailure(f"{shown}: timed out after {limit:g}s", kind="timeout")
+            raise ProbeFailure(f"{shown}: timed out after {limit:.3g}s", kind="timeout")
         if problem == "too-large":
             raise ProbeFailure(
                 f"{shown}: output larger than {self.max_output} bytes (truncated, discarded)",

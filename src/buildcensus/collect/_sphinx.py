@@ -793,6 +793,8 @@ def _parse(source: bytes, label: str, notes: list[str]) -> ast.Module | None:
         pass
     text = source.decode("utf-8", "replace")
     text = re.sub(r"^#.*coding[:=].*$", "", text, count=1, flags=re.M)
+    # Python 2 forms with a Python 3 spelling: keep the structure instead of skipping lines.
+    text = re.sub(r"^(\s*except\s+[^,:#]+?)\s*,\s*(\w+)\s*:", r"\1 as \2:", text, flags=re.M)
     lines = text.splitlines()
     skipped: list[int] = []
     for _ in range(MAX_SYNTAX_FIXES):
@@ -803,7 +805,8 @@ def _parse(source: bytes, label: str, notes: list[str]) -> ast.Module | None:
             if not 0 <= n < len(lines) or lines[n].strip() in ("pass", ""):
                 break
             indent = re.match(r"\s*", lines[n]).group(0)  # type: ignore[union-attr]
-            lines[n] = indent + "pass"
+            opens_block = lines[n].split("#", 1)[0].rstrip().endswith(":")
+            lines[n] = indent + ("if True:" if opens_block else "pass")
             skipped.append(n + 1)
             continue
         except ValueError:
