@@ -232,7 +232,7 @@ def test_garbage_of_uncommitted_runs_is_ignored_and_removed(lake, wh, tmp_path):
         / "month=10"
         / "part-99999999T000000000000Z-dead.parquet"
     )
-    committed = tmp_path / "wh" / wh.state().parts["builds"][0]
+    committed = tmp_path / "wh" / wh.state().files("builds")[0]
     stray.write_bytes(committed.read_bytes())  # an uncommitted copy: would double the rows
     assert snapshot(wh) == before  # readers only see committed parts
     assert wh.import_lake(lake).documents == 0

@@ -23,6 +23,7 @@ from buildcensus.lake import Lake, canonical
 from buildcensus.lake.keys import DUPLICATES
 from buildcensus.names import normalize
 from buildcensus.versions import is_prerelease, sort_key
+from buildcensus.warehouse._monthly import aggregate
 from buildcensus.warehouse._schema import (
     PACKAGE_LISTS,
     SCHEMAS,
@@ -540,8 +541,6 @@ def write_batch(
     store: Store, state: State, batch: _Batch, run_id: str, started: datetime
 ) -> dict[str, Any]:
     """Write a batch's parts and commit its manifest; returns the run record."""
-    from buildcensus.warehouse._monthly import monthly_parts
-
     added: dict[str, list[str]] = {}
     for (y, m), rows in sorted(batch.builds.items()):
         rows.sort(key=lambda r: (r[3], r[1]))
@@ -553,9 +552,6 @@ def write_batch(
             rel = f"{table}/part-{run_id}.parquet"
             store.write_table(rel, cols.to_arrow())
             added.setdefault(table, []).append(rel)
-    monthly_added, removed = monthly_parts(store, state, added, sorted(batch.builds), run_id)
-    if monthly_added:
-        added["monthly_packages"] = monthly_added
     run = {
         "run_id": run_id,
         "kind": "import",
@@ -567,7 +563,6 @@ def write_batch(
             for q in batch.quarantined
         ],
         "added": added,
-        "removed": removed,
         "counts": {
             "builds": batch.n_builds,
             "duplicates": batch.n_duplicates,
@@ -575,24 +570,7 @@ def write_batch(
         },
     }
     commit_run(store, run)
-    for rel in removed:
-        store.delete(rel)
     return run
-
-
-def apply_run(state: State, run: dict[str, Any]) -> None:
-    """Fold a just-committed run into the in-memory state."""
-    removed = set(run.get("removed", []))
-    for table, parts in state.parts.items():
-        state.parts[table] = [p for p in parts if p not in removed]
-    for table, parts in run.get("added", {}).items():
-        state.parts.setdefault(table, []).extend(parts)
-    state.imported.update(run.get("keys", []))
-    for k in run.get("keys", []):
-        state.quarantine.pop(k, None)
-    for q in run.get("quarantined", []):
-        state.quarantine[q["key"]] = {**q, "run_id": run["run_id"]}
-    state.runs.append(run)
 
 
 def import_lake(
@@ -612,6 +590,7 @@ def import_lake(
     todo = [k for k in lake.iter_keys() if k not in skip]
     summary.skipped = len(done_keys)
     if not todo:
+        aggregate(store, state)  # counts a crash left behind, if any
         summary.seconds = time.perf_counter() - t0
         return summary
     importer = Importer(store, lake, state)
@@ -627,7 +606,7 @@ def import_lake(
                 progress(i, total)
         run_id = new_run_id()
         run = write_batch(store, state, batch, run_id, started)
-        apply_run(state, run)
+        state.apply(run)
         summary.runs.append(run_id)
         summary.documents += len(batch.keys) + len(batch.quarantined)
         summary.builds += batch.n_builds
@@ -635,6 +614,7 @@ def import_lake(
         summary.quarantined.extend(batch.quarantined)
         if progress:
             progress(min(start + batch_size, total), total)
+    aggregate(store, state)
     summary.seconds = time.perf_counter() - t0
     return summary
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from buildcensus.warehouse._schema import BUILD_SET_COLUMNS, SCHEMAS
 from buildcensus.warehouse._sql import create_views, new_connection
-from buildcensus.warehouse._store import State, Store
+from buildcensus.warehouse._store import State, Store, commit_run, month_of_path, new_run_id
 
 
 def monthly_sql(year: int, month: int) -> str:
@@ -53,53 +54,55 @@ def _frozen_sql(year: int, month: int) -> str:
     """
 
 
-def monthly_parts(
-    store: Store,
-    state: State,
-    added: dict[str, list[str]],
-    months: Sequence[tuple[int, int]],
-    run_id: str,
-) -> tuple[list[str], list[str]]:
-    """Write fresh aggregate parts for `months`; returns (new parts, parts they replace)."""
+def aggregate(store: Store, state: State) -> dict[str, Any] | None:
+    """Recount `monthly_packages` for months with uncounted builds; commit that as one run."""
+    months = sorted(state.pending)
     if not months:
-        return [], []
+        return None
     from buildcensus.warehouse._import import month_dir
 
-    files: dict[str, list[str]] = {}
-    for table in ("builds", "package_sets", "monthly_packages"):
-        rels = list(state.parts.get(table, []))
-        if table == "builds":
-            # Frozen (pruned) months only aggregate the builds this run adds.
-            frozen_new = set(added.get("builds", []))
-            rels = [r for r in rels if _month_of(r) not in state.frozen_months] + [
-                r for r in frozen_new if r not in rels
-            ]
-        else:
-            rels += added.get(table, [])
-        files[table] = [store.os_path(r) for r in rels]
+    run_id = new_run_id()
+    started = datetime.now(UTC)
     con = new_connection(threads=2)
     store.prepare(con)
     try:
-        create_views(con, files, ("builds", "package_sets", "monthly_packages"))
-        new_parts, removed = [], []
+        files = {"package_sets": [store.os_path(r) for r in state.files("package_sets")]}
+        create_views(con, files, ("package_sets",))
+        added, removed = [], []
         for y, m in months:
-            frozen = (y, m) in state.frozen_months
-            sql = _frozen_sql(y, m) if frozen else monthly_sql(y, m)
-            table = con.sql(sql).to_arrow_table()
-            table = table.cast(SCHEMAS["monthly_packages"])
             prefix = month_dir("monthly_packages", y, m) + "/"
-            removed += [r for r in state.parts.get("monthly_packages", []) if r.startswith(prefix)]
+            old = [r for r in state.files("monthly_packages") if r.startswith(prefix)]
+            frozen = (y, m) in state.frozen_months
+            live = state.parts.get("builds", {})
+            if frozen:  # pruned: keep the counts, add those of builds that arrived since
+                builds = [r for r in state.pending[(y, m)] if r in live]
+            else:
+                builds = [r for r in live if month_of_path(r) == (y, m)]
+            month_files = {
+                "builds": [store.os_path(r) for r in builds],
+                "monthly_packages": [store.os_path(r) for r in old],
+            }
+            create_views(con, month_files, ("builds", "monthly_packages"))
+            sql = _frozen_sql(y, m) if frozen else monthly_sql(y, m)
+            table = con.sql(sql).to_arrow_table().cast(SCHEMAS["monthly_packages"])
+            removed += old
             if table.num_rows:
                 rel = f"{prefix}part-{run_id}.parquet"
                 store.write_table(rel, table)
-                new_parts.append(rel)
-        return new_parts, removed
+                added.append(rel)
     finally:
         con.close()
-
-
-def _month_of(rel: str) -> tuple[int, int] | None:
-    parts = dict(p.split("=", 1) for p in rel.split("/") if "=" in p)
-    if "year" in parts and "month" in parts:
-        return int(parts["year"]), int(parts["month"])
-    return None
+    run = {
+        "run_id": run_id,
+        "kind": "aggregate",
+        "started": started.isoformat(),
+        "finished": datetime.now(UTC).isoformat(),
+        "aggregated": months,
+        "added": {"monthly_packages": added} if added else {},
+        "removed": removed,
+    }
+    commit_run(store, run)
+    state.apply(run)
+    for rel in removed:
+        store.delete(rel)
+    return run

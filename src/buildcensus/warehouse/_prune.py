@@ -13,10 +13,16 @@ from buildcensus.errors import BuildcensusError, UsageError
 from buildcensus.lake import HEAVY_PATHS, Lake
 from buildcensus.lake.keys import BLOBS, BUILDS, DEDUP
 from buildcensus.warehouse._import import parse_start
-from buildcensus.warehouse._monthly import _month_of
+from buildcensus.warehouse._monthly import aggregate
 from buildcensus.warehouse._schema import BUILD_SET_COLUMNS, SCHEMAS, SET_ID_COLUMN, TABLES
 from buildcensus.warehouse._sql import create_views, new_connection
-from buildcensus.warehouse._store import collect_garbage, commit_run, load_state, new_run_id
+from buildcensus.warehouse._store import (
+    collect_garbage,
+    commit_run,
+    load_state,
+    month_of_path,
+    new_run_id,
+)
 
 if TYPE_CHECKING:
     from buildcensus.warehouse import Warehouse
@@ -102,14 +108,15 @@ def prune_warehouse(wh: Warehouse, cut: datetime, summary: PruneSummary) -> None
     with store.lock():
         state = load_state(store)
         collect_garbage(store, state, TABLES)
+        aggregate(store, state)  # count every build before rows go
         run_id = new_run_id()
         cut_month = (cut.year, cut.month)
         added: dict[str, list[str]] = {}
         removed: list[str] = []
         frozen: set[tuple[int, int]] = set()
         for rel in state.parts.get("builds", []):
-            month = _month_of(rel)
-            if month is None or month > cut_month:
+            month = month_of_path(rel)
+            if month > cut_month:
                 continue
             table = store.read_table(rel)
             keep = (
@@ -127,7 +134,7 @@ def prune_warehouse(wh: Warehouse, cut: datetime, summary: PruneSummary) -> None
                 added.setdefault("builds", []).append(new_rel)
         if not removed:
             return
-        remaining = [r for r in state.parts.get("builds", []) if r not in removed]
+        remaining = [r for r in state.files("builds") if r not in removed]
         remaining += added.get("builds", [])
         con = new_connection(threads=2)
         store.prepare(con)
@@ -146,7 +153,7 @@ def prune_warehouse(wh: Warehouse, cut: datetime, summary: PruneSummary) -> None
                 refs[t] = "SELECT config_id FROM builds"
             for table, ref_sql in refs.items():
                 col = SET_ID_COLUMN[table]
-                parts = state.parts.get(table, [])
+                parts = state.files(table)
                 if not parts:
                     continue
                 stale = con.execute(

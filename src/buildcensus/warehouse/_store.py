@@ -154,13 +154,48 @@ class State:
     """The committed warehouse: a fold over the run manifests, oldest first."""
 
     runs: list[dict[str, Any]] = field(default_factory=list)
-    parts: dict[str, list[str]] = field(default_factory=dict)
+    parts: dict[str, dict[str, None]] = field(default_factory=dict)
     imported: set[str] = field(default_factory=set)
     quarantine: dict[str, dict[str, Any]] = field(default_factory=dict)
     frozen_months: set[tuple[int, int]] = field(default_factory=set)
+    # Builds parts per month not yet counted in `monthly_packages`.
+    pending: dict[tuple[int, int], list[str]] = field(default_factory=dict)
 
     def live(self) -> set[str]:
+        """Every committed part."""
         return {p for ps in self.parts.values() for p in ps}
+
+    def files(self, table: str) -> list[str]:
+        """The committed parts of a table, oldest first."""
+        return list(self.parts.get(table, ()))
+
+    def apply(self, run: dict[str, Any]) -> None:
+        """Fold one committed run into the state."""
+        self.runs.append(run)
+        removed = set(run.get("removed", []))
+        for parts in self.parts.values():
+            for p in [p for p in parts if p in removed]:
+                del parts[p]
+        for table, parts in run.get("added", {}).items():
+            self.parts.setdefault(table, {}).update(dict.fromkeys(parts))
+        keys = run.get("keys", [])
+        self.imported.update(keys)
+        for k in keys:
+            self.quarantine.pop(k, None)
+        for q in run.get("quarantined", []):
+            self.quarantine[q["key"]] = {**q, "run_id": run["run_id"]}
+        self.frozen_months.update((int(y), int(m)) for y, m in run.get("frozen_months", []))
+        if run.get("kind") == "import":
+            for rel in run.get("added", {}).get("builds", []):
+                self.pending.setdefault(month_of_path(rel), []).append(rel)
+        for y, m in run.get("aggregated", []):
+            self.pending.pop((int(y), int(m)), None)
+
+
+def month_of_path(rel: str) -> tuple[int, int]:
+    """(year, month) of a part under `year=YYYY/month=MM/`."""
+    parts = dict(p.split("=", 1) for p in rel.split("/") if "=" in p)
+    return int(parts["year"]), int(parts["month"])
 
 
 def load_state(store: Store) -> State:
@@ -169,27 +204,12 @@ def load_state(store: Store) -> State:
     names = sorted(
         r for r in store.list(MANIFEST_DIR) if r.endswith(".json") and "/" + TMP_PREFIX not in r
     )
-    live: dict[str, dict[str, None]] = {}
     for rel in names:
         try:
             run = orjson.loads(store.read_bytes(rel))
         except (OSError, orjson.JSONDecodeError) as exc:
             raise WarehouseError(f"unreadable manifest {rel}: {exc}") from None
-        state.runs.append(run)
-        removed = set(run.get("removed", []))
-        for parts in live.values():
-            for p in [p for p in parts if p in removed]:
-                del parts[p]
-        for table, parts in run.get("added", {}).items():
-            live.setdefault(table, {}).update(dict.fromkeys(parts))
-        keys = run.get("keys", [])
-        state.imported.update(keys)
-        for k in keys:
-            state.quarantine.pop(k, None)
-        for q in run.get("quarantined", []):
-            state.quarantine[q["key"]] = {**q, "run_id": run["run_id"]}
-        state.frozen_months.update(tuple(m) for m in run.get("frozen_months", []))
-    state.parts = {t: list(ps) for t, ps in live.items()}
+        state.apply(run)
     return state
 
 
