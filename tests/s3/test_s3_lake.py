@@ -84,7 +84,7 @@ def test_missing_build(lake):
 
 def test_store_throughput(lake, record_dict, capsys):
     """Sequential stores of distinct builds (shared blobs): report the rate we get."""
-    n = 150
+    n = 100
     records = []
     for i in range(n):
         record_dict["build"]["id"] = 1000 + i
