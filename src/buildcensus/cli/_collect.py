@@ -179,3 +179,11 @@ def _deliver(record, out: str | None, lake: str | None, verbose: bool) -> None: 
         except Exception as exc:  # the build must not fail because the lake is down
             if verbose:
                 typer.echo(f"collect: cannot store in {lake}: {exc}", err=True)
+
+
+def lean_main(argv: list[str] | None = None) -> None:
+    """`collect` on its own (`python -m buildcensus.collect`), without every other command's
+    imports (pyarrow, DuckDB, FastAPI...), for builds where start-up time counts."""
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    register(app)  # a single command: typer makes it the program itself
+    typer.main.get_command(app).main(args=argv, prog_name="python -m buildcensus.collect")
