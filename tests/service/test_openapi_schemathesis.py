@@ -34,16 +34,8 @@ schema = schemathesis.pytest.from_fixture("api_schema").include(path_regex=OWN_P
 
 
 @schema.parametrize()
-@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms(case: schemathesis.Case, tokens: Tokens) -> None:
     token = tokens.write if case.method.upper() == "POST" else tokens.read
     response = case.call_and_validate(headers=auth(token), checks=CHECKS)
     assert response.status_code < 500
-
-
-@schema.parametrize()
-@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
-def test_api_conforms_without_token(case: schemathesis.Case) -> None:
-    response = case.call_and_validate(checks=CHECKS)
-    if case.path.startswith("/api/v1/builds"):  # 405: Schemathesis also probes other methods
-        assert response.status_code in (401, 405)

@@ -36,12 +36,15 @@ def _optional_router(module: str) -> Any:
     import failure inside an existing module is logged rather than raised.
     """
     try:
-        return importlib.import_module(module).router
+        mod = importlib.import_module(module)
     except ImportError as exc:
-        absent = isinstance(exc, ModuleNotFoundError) and exc.name == module
-        if not absent:
+        if not (isinstance(exc, ModuleNotFoundError) and exc.name == module):
             log.warning("router %s not mounted: %s", module, exc)
         return None
+    router = getattr(mod, "router", None)
+    if router is None:
+        log.warning("router %s not mounted: the module has no `router`", module)
+    return router
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:

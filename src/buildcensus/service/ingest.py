@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -109,11 +110,19 @@ def _record_error(exc: RecordError) -> ApiError:
 class Ingestor:
     """Validates and stores records; counts every outcome in `metrics`."""
 
-    def __init__(self, lake: Lake, limits: Limits, optout: OptOutList, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        lake: Lake,
+        limits: Limits,
+        optout: OptOutList,
+        metrics: Metrics,
+        store_threads: int = 8,
+    ) -> None:
         self.lake = lake
         self.limits = limits
         self.optout = optout
         self.metrics = metrics
+        self._pool = ThreadPoolExecutor(max_workers=store_threads, thread_name_prefix="store")
 
     def validate(self, value: Any) -> BuildRecord:
         """A valid record, or ApiError 422 naming the field path."""
@@ -143,28 +152,52 @@ class Ingestor:
         status = 201 if result.status == "stored" else 200
         return Outcome(result.status, status, result.key, result.duplicate_of, record.build.id)
 
-    def ingest(self, value: Any) -> Outcome:
-        """Validate and store one parsed record (blocking); errors become a rejected Outcome."""
-        try:
-            outcome = self.store(self.validate(value))
-        except ApiError as exc:
-            outcome = Outcome("rejected", exc.status, error=exc)
+    def _counted(self, outcome: Outcome) -> Outcome:
         self.metrics.record(outcome.status, outcome.error.code if outcome.error else None)
         return outcome
 
-    def ingest_many(self, items: list[Any | ApiError]) -> list[Outcome]:
-        """Each item in turn (blocking); items that already failed to parse stay rejected.
+    def _store_counted(self, record: BuildRecord) -> Outcome:
+        try:
+            return self._counted(self.store(record))
+        except ApiError as exc:
+            return self._counted(Outcome("rejected", exc.status, error=exc))
 
-        Error paths are relative to the item; results are in input order.
+    def ingest(self, value: Any) -> Outcome:
+        """Validate and store one parsed record (blocking); errors become a rejected Outcome."""
+        try:
+            record = self.validate(value)
+        except ApiError as exc:
+            return self._counted(Outcome("rejected", exc.status, error=exc))
+        return self._store_counted(record)
+
+    def ingest_many(self, items: list[Any | ApiError]) -> list[Outcome]:
+        """Validate every item, then store the valid ones (blocking); results in input order.
+
+        Stores run on a few threads so their fsyncs overlap (a lone client sending batches
+        would otherwise wait for every fsync in turn). A build id repeated within the batch
+        is stored after its first occurrence, so the repeat is reported as a duplicate.
+        Error paths are relative to the item.
         """
-        out = []
-        for item in items:
-            if isinstance(item, ApiError):
-                self.metrics.record("rejected", item.code)
-                out.append(Outcome("rejected", item.status, error=item))
-            else:
-                out.append(self.ingest(item))
-        return out
+        outcomes: list[Outcome | None] = [None] * len(items)
+        first: list[tuple[int, BuildRecord]] = []
+        repeats: list[tuple[int, BuildRecord]] = []
+        seen: set[int | str] = set()
+        for i, item in enumerate(items):
+            try:
+                if isinstance(item, ApiError):
+                    raise item
+                record = self.validate(item)
+            except ApiError as exc:
+                outcomes[i] = self._counted(Outcome("rejected", exc.status, error=exc))
+                continue
+            (repeats if record.build.id in seen else first).append((i, record))
+            seen.add(record.build.id)
+        stored = self._pool.map(self._store_counted, [r for _, r in first])
+        for (i, _), outcome in zip(first, stored, strict=True):
+            outcomes[i] = outcome
+        for i, record in repeats:
+            outcomes[i] = self._store_counted(record)
+        return [o for o in outcomes if o is not None]
 
     async def handle_one(self, request: Request) -> Outcome:
         """POST /api/v1/builds: one JSON record. Raises ApiError (counted) when rejected."""
