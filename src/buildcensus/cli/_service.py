@@ -57,6 +57,7 @@ def serve(
     ] = 10,
     max_body_bytes: Annotated[int, typer.Option(help="Largest single-record body.")] = 8 << 20,
     max_batch: Annotated[int, typer.Option(help="Most records per batch request.")] = 1000,
+    max_batch_bytes: Annotated[int, typer.Option(help="Largest batch body.")] = 64 << 20,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> None:
@@ -72,7 +73,9 @@ def serve(
         warehouse_url=warehouse,
         tokens_file=tokens,
         exclude_projects_file=exclude_projects,
-        limits=Limits(max_body_bytes=max_body_bytes, max_batch=max_batch),
+        limits=Limits(
+            max_body_bytes=max_body_bytes, max_batch=max_batch, max_batch_bytes=max_batch_bytes
+        ),
         public=public,
         min_projects=min_projects,
     )
