@@ -178,3 +178,39 @@ def test_import_and_quarantine_cli(tmp_path, lake, capsys, monkeypatch):
     assert run(capsys, "import")[0] == 0
     snap = snapshot(open_warehouse(str(tmp_path / "wh")))
     assert len(snap["builds"]) == len(list(lake.iter_keys())) - 1
+
+
+def test_forget_project_rows_and_tombstones(lake, wh):
+    from datetime import UTC, datetime
+
+    from buildcensus.lake import forget_project
+
+    wh.import_lake(lake)
+    con = wh.connect()
+    project, n = con.execute(
+        "SELECT project, count(*) FROM builds GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
+    ).fetchall()[0]
+    total = con.execute("SELECT count(*) FROM builds").fetchall()[0][0]
+    assert wh.forget_project(project) == n
+    con = wh.connect()
+    assert con.execute("SELECT count(*) FROM builds").fetchall() == [(total - n,)]
+    assert con.execute("SELECT count(*) FROM builds WHERE project = ?", [project]).fetchall() == [
+        (0,)
+    ]
+    # Monthly counts were recounted without the project.
+    direct = con.execute(
+        "SELECT count(*) FROM build_packages WHERE ecosystem = 'apt' AND scope = 'all'"
+    ).fetchall()[0][0]
+    assert con.execute(
+        "SELECT sum(builds) FROM monthly_packages WHERE ecosystem = 'apt' AND scope = 'all'"
+    ).fetchall() == [(direct,)]
+    # A tombstoned project's documents are never imported.
+    other = con.execute("SELECT project FROM builds LIMIT 1").fetchall()[0][0]
+    fresh = open_warehouse(str(wh.store.base) + "-fresh")
+    lake.storage.put(f"telemetry/forgotten/{other}.json", b"{}")
+    s = fresh.import_lake(lake)
+    assert s.forgotten > 0
+    assert fresh.connect().execute(
+        "SELECT count(*) FROM builds WHERE project = ?", [other]
+    ).fetchall() == [(0,)]
+    forget_project(lake, project, datetime.now(UTC))

@@ -89,7 +89,9 @@ def import_(
         raise typer.Exit(0)
     typer.echo(
         f"imported {s.documents - len(s.quarantined)} documents ({s.builds} builds, "
-        f"{s.duplicates} duplicates) in {s.seconds:.2f} s "
+        f"{s.duplicates} duplicates"
+        + (f", {s.forgotten} of forgotten projects skipped" if s.forgotten else "")
+        + f") in {s.seconds:.2f} s "
         f"({s.documents_per_second:,.0f} documents/s), {len(s.runs)} run(s)"
     )
     if s.quarantined:

@@ -110,6 +110,18 @@ class Warehouse:
                 self.store, self.state(), lake, progress, batch_size, retry_quarantined
             )
 
+    def prune(self, cut: datetime) -> int:
+        """Remove builds rows that started before `cut` (naive UTC); monthly counts stay."""
+        from buildcensus.warehouse._prune import prune_warehouse
+
+        return prune_warehouse(self, cut)
+
+    def forget_project(self, project: str) -> int:
+        """Remove every builds row of a project (and sets only it used); returns rows removed."""
+        from buildcensus.warehouse._prune import forget_project_rows
+
+        return forget_project_rows(self, project)
+
 
 def open_warehouse(url: str) -> Warehouse:
     """Open (or prepare) the warehouse at a directory or `s3://bucket/prefix`."""

@@ -19,7 +19,7 @@ import orjson
 import pyarrow as pa
 
 from buildcensus.errors import BuildcensusError, WarehouseError
-from buildcensus.lake import Lake, canonical
+from buildcensus.lake import Lake, canonical, forgotten_projects
 from buildcensus.lake.keys import DUPLICATES
 from buildcensus.names import normalize
 from buildcensus.versions import is_prerelease, sort_key
@@ -53,6 +53,7 @@ class ImportSummary:
     documents: int = 0
     builds: int = 0
     duplicates: int = 0
+    forgotten: int = 0
     skipped: int = 0
     quarantined: list[QuarantineEntry] = field(default_factory=list)
     runs: list[str] = field(default_factory=list)
@@ -181,6 +182,7 @@ class _Batch:
         self.quarantined: list[QuarantineEntry] = []
         self.n_builds = 0
         self.n_duplicates = 0
+        self.n_forgotten = 0
 
 
 class Importer:
@@ -193,6 +195,7 @@ class Importer:
         self.known: dict[str, set[str]] = {t: set() for t in ("package", "config", "doctool")}
         self.known["tools"] = set()
         self.known_versions: set[tuple[str, str]] = set()
+        self.forgotten = forgotten_projects(lake)
         self._doctool_ids: dict[tuple[Any, ...], str | None] = {}
         self._tools_ids: dict[tuple[Any, ...], str | None] = {}
         self._load_known()
@@ -448,6 +451,11 @@ class Importer:
         """Turn one lake document into rows of the batch (or quarantine it)."""
         try:
             doc = self._read(key)
+            slug = doc.get("project")
+            if (slug.get("slug") if isinstance(slug, dict) else slug) in self.forgotten:
+                batch.keys.append(key)  # the project opted out: done, without a row
+                batch.n_forgotten += 1
+                return
             original = None
             if key.startswith(DUPLICATES + "/"):
                 original = doc.get("duplicate_of")
@@ -566,6 +574,7 @@ def write_batch(
         "counts": {
             "builds": batch.n_builds,
             "duplicates": batch.n_duplicates,
+            "forgotten": batch.n_forgotten,
             "quarantined": len(batch.quarantined),
         },
     }
@@ -611,6 +620,7 @@ def import_lake(
         summary.documents += len(batch.keys) + len(batch.quarantined)
         summary.builds += batch.n_builds
         summary.duplicates += batch.n_duplicates
+        summary.forgotten += batch.n_forgotten
         summary.quarantined.extend(batch.quarantined)
         if progress:
             progress(min(start + batch_size, total), total)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from buildcensus.errors import BuildcensusError, UsageError
@@ -17,6 +19,8 @@ from buildcensus.warehouse._monthly import aggregate
 from buildcensus.warehouse._schema import BUILD_SET_COLUMNS, SCHEMAS, SET_ID_COLUMN, TABLES
 from buildcensus.warehouse._sql import create_views, new_connection
 from buildcensus.warehouse._store import (
+    State,
+    Store,
     collect_garbage,
     commit_run,
     load_state,
@@ -102,92 +106,137 @@ def prune_lake(lake: Lake, cut: datetime, summary: PruneSummary) -> None:
     lake._known_blobs.clear()
 
 
-def prune_warehouse(wh: Warehouse, cut: datetime, summary: PruneSummary) -> None:
-    """Drop builds rows before `cut` and sets no build refers to; monthly counts stay."""
+KeepFn = Callable[[tuple[int, int], pa.Table | None], pa.Table | None]
+
+
+def rewrite_builds(wh: Warehouse, keep: KeepFn, kind: str, freeze: bool, **extra: Any) -> int:
+    """Remove builds rows (and sets no build refers to any more) as one committed run.
+
+    `keep(month, None)` returns None to leave a month's parts alone without reading them (any
+    table otherwise); `keep(month, table)` returns the rows to keep. With `freeze`, the months
+    keep their monthly counts (retention); otherwise they are recounted (forgetting).
+    """
     store = wh.store
     with store.lock():
         state = load_state(store)
         collect_garbage(store, state, TABLES)
         aggregate(store, state)  # count every build before rows go
         run_id = new_run_id()
-        cut_month = (cut.year, cut.month)
         added: dict[str, list[str]] = {}
         removed: list[str] = []
-        frozen: set[tuple[int, int]] = set()
-        for rel in state.parts.get("builds", []):
+        months: set[tuple[int, int]] = set()
+        rows = 0
+        for rel in state.files("builds"):
             month = month_of_path(rel)
-            if month > cut_month:
+            if keep(month, None) is None:
                 continue
             table = store.read_table(rel)
-            keep = (
-                table.filter(pc.greater_equal(table["start"], cut)) if month == cut_month else None
-            )
-            kept = keep.num_rows if keep is not None else 0
-            if kept == table.num_rows:
+            kept = keep(month, table)
+            if kept.num_rows == table.num_rows:
                 continue
-            summary.rows += table.num_rows - kept
-            frozen.add(month)
+            rows += table.num_rows - kept.num_rows
+            months.add(month)
             removed.append(rel)
-            if kept:
+            if kept.num_rows:
                 new_rel = rel.rsplit("/", 1)[0] + f"/part-{run_id}.parquet"
-                store.write_table(new_rel, keep)
+                store.write_table(new_rel, kept)
                 added.setdefault("builds", []).append(new_rel)
         if not removed:
-            return
+            return 0
         remaining = [r for r in state.files("builds") if r not in removed]
         remaining += added.get("builds", [])
-        con = new_connection(threads=2)
-        store.prepare(con)
-        try:
-            files = {t: [store.os_path(r) for r in state.parts.get(t, [])] for t in TABLES}
-            files["builds"] = [store.os_path(r) for r in remaining]
-            create_views(con, files)
-            refs = {
-                "package_sets": " UNION ".join(
-                    f"SELECT {c} FROM builds" for c in BUILD_SET_COLUMNS
-                ),
-                "doctool_sets": "SELECT doctool_set FROM builds",
-                "tools_sets": "SELECT tools_set FROM builds",
-            }
-            for t in ("configs", "config_keys", "config_values"):
-                refs[t] = "SELECT config_id FROM builds"
-            for table, ref_sql in refs.items():
-                col = SET_ID_COLUMN[table]
-                parts = state.files(table)
-                if not parts:
-                    continue
-                stale = con.execute(
-                    f"SELECT count(*) FROM {table} WHERE {col} NOT IN ({ref_sql} "
-                    f"EXCEPT SELECT NULL)"
-                ).fetchall()[0][0]
-                if not stale:
-                    continue
-                kept_rows = con.sql(
-                    f"SELECT * FROM {table} WHERE {col} IN ({ref_sql})"
-                ).to_arrow_table()
-                removed += parts
-                if kept_rows.num_rows:
-                    rel = f"{table}/part-{run_id}.parquet"
-                    store.write_table(rel, kept_rows.cast(SCHEMAS[table]))
-                    added.setdefault(table, []).append(rel)
-        finally:
-            con.close()
-        commit_run(
-            store,
-            {
-                "run_id": run_id,
-                "kind": "prune",
-                "started": datetime.now(UTC).isoformat(),
-                "finished": datetime.now(UTC).isoformat(),
-                "cut": cut.isoformat(),
-                "keys": [],
-                "added": added,
-                "removed": removed,
-                "frozen_months": sorted(frozen),
-            },
-        )
+        _drop_unused_sets(store, state, remaining, run_id, added, removed)
+        run = {
+            "run_id": run_id,
+            "kind": kind,
+            "started": datetime.now(UTC).isoformat(),
+            "finished": datetime.now(UTC).isoformat(),
+            "keys": [],
+            "added": added,
+            "removed": removed,
+            **extra,
+        }
+        if freeze:
+            run["frozen_months"] = sorted(months)
+        commit_run(store, run)
+        state.apply(run)
         for rel in removed:
             store.delete(rel)
+        if not freeze:
+            for month in months:
+                state.pending.setdefault(month, [])
+            aggregate(store, state)
+        return rows
+
+
+def _drop_unused_sets(
+    store: Store,
+    state: State,
+    builds: list[str],
+    run_id: str,
+    added: dict[str, list[str]],
+    removed: list[str],
+) -> None:
+    """Compact each set table to the sets the remaining builds refer to."""
+    con = new_connection(threads=2)
+    store.prepare(con)
+    try:
+        files = {t: [store.os_path(r) for r in state.files(t)] for t in TABLES}
+        files["builds"] = [store.os_path(r) for r in builds]
+        create_views(con, files)
+        refs = {
+            "package_sets": " UNION ".join(f"SELECT {c} FROM builds" for c in BUILD_SET_COLUMNS),
+            "doctool_sets": "SELECT doctool_set FROM builds",
+            "tools_sets": "SELECT tools_set FROM builds",
+        }
+        for t in ("configs", "config_keys", "config_values"):
+            refs[t] = "SELECT config_id FROM builds"
+        for table, ref_sql in refs.items():
+            col = SET_ID_COLUMN[table]
+            parts = state.files(table)
+            if not parts:
+                continue
+            used = f"SELECT * FROM ({ref_sql}) AS r(id) WHERE id IS NOT NULL"
+            stale = con.execute(
+                f"SELECT count(*) FROM {table} WHERE {col} NOT IN ({used})"
+            ).fetchall()[0][0]
+            if not stale:
+                continue
+            kept = con.sql(f"SELECT * FROM {table} WHERE {col} IN ({used})").to_arrow_table()
+            removed += parts
+            if kept.num_rows:
+                rel = f"{table}/part-{run_id}.parquet"
+                store.write_table(rel, kept.cast(SCHEMAS[table]))
+                added.setdefault(table, []).append(rel)
+    finally:
+        con.close()
+
+
+def prune_warehouse(wh: Warehouse, cut: datetime) -> int:
+    """Drop builds rows before `cut` and unused sets; the months keep their monthly counts."""
+    cut_month = (cut.year, cut.month)
+
+    def keep(month: tuple[int, int], table: pa.Table | None) -> pa.Table | None:
+        if month > cut_month:
+            return None
+        if table is None:
+            return pa.table({})  # read this part
+        if month < cut_month:
+            return table.slice(0, 0)
+        return table.filter(pc.greater_equal(table["start"], cut))
+
+    return rewrite_builds(wh, keep, "prune", freeze=True, cut=cut.isoformat())
+
+
+def forget_project_rows(wh: Warehouse, project: str) -> int:
+    """Drop every builds row of a project (and sets only it used); recount its months."""
+
+    def keep(month: tuple[int, int], table: pa.Table | None) -> pa.Table | None:
+        if table is None:
+            return pa.table({})
+        return table.filter(pc.not_equal(table["project"], project))
+
+    return rewrite_builds(wh, keep, "forget", freeze=False, project=project)
 
 
 def prune_all(lake: Lake, wh: Warehouse, cut: datetime) -> PruneSummary:
@@ -196,5 +245,5 @@ def prune_all(lake: Lake, wh: Warehouse, cut: datetime) -> PruneSummary:
         cut = cut.astimezone(UTC).replace(tzinfo=None)
     summary = PruneSummary()
     prune_lake(lake, cut, summary)
-    prune_warehouse(wh, cut, summary)
+    summary.rows = prune_warehouse(wh, cut)
     return summary
