@@ -18,12 +18,19 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from buildcensus.errors import MissingExtraError, UsageError
+import orjson
+
+from buildcensus.errors import MissingExtraError, NotFoundError, UsageError, WarehouseError
 
 if TYPE_CHECKING:
     import duckdb
@@ -36,6 +43,7 @@ __all__ = [
     "is_s3_url",
     "parse_s3_url",
     "register_duckdb_filesystem",
+    "s3_lock",
     "s3_settings",
     "warehouse_filesystem",
 ]
@@ -108,6 +116,32 @@ def _import(module: str) -> Any:
         raise MissingExtraError("s3", module) from None
 
 
+_sessions: dict[tuple[Any, ...], Any] = {}
+_sessions_lock = threading.Lock()
+
+
+def _resolver_session(profile: str | None) -> Any:
+    """A boto3 Session for resolving settings, reused while the AWS_* environment is unchanged.
+
+    Creating one costs ~0.2 s of CPU (botocore loads its data files); its credential provider
+    chain depends only on the environment and the AWS config files, and refreshing credentials
+    stay valid objects, so one per environment is enough.
+    """
+    boto3 = _import("boto3")
+    key = (profile, *sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+    with _sessions_lock:  # boto3 Sessions are not thread-safe to create or share
+        session = _sessions.get(key)
+        if session is None:
+            try:
+                session = boto3.Session(profile_name=profile)
+            except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
+                raise UsageError(f"AWS configuration: {exc}") from None
+            if len(_sessions) >= 8:
+                _sessions.clear()
+            _sessions[key] = session
+        return session
+
+
 def s3_settings(env: os._Environ[str] | dict[str, str] | None = None) -> S3Settings:
     """Resolve endpoint, region and credentials from `env` (default: the process env)."""
     env = os.environ if env is None else env
@@ -117,12 +151,8 @@ def s3_settings(env: os._Environ[str] | dict[str, str] | None = None) -> S3Setti
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise UsageError(f"S3 endpoint must be an http(s) URL, got {endpoint!r}")
         endpoint = endpoint.rstrip("/")
-    boto3 = _import("boto3")
     profile = env.get("AWS_PROFILE") or None
-    try:
-        session = boto3.Session(profile_name=profile)
-    except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
-        raise UsageError(f"AWS configuration: {exc}") from None
+    session = _resolver_session(profile)
     region = env.get("AWS_REGION") or session.region_name or DEFAULT_REGION
     try:
         creds = session.get_credentials()
@@ -139,6 +169,50 @@ def s3_settings(env: os._Environ[str] | dict[str, str] | None = None) -> S3Setti
         profile=profile,
         refreshable=refreshable,
     )
+
+
+@contextmanager
+def s3_lock(
+    url: str,
+    name: str = "_lock",
+    *,
+    stale_after: float = 6 * 3600,
+    clock: Callable[[], float] = time.time,
+) -> Iterator[None]:
+    """Hold the object `url/name` as an exclusive lock (one import or prune at a time).
+
+    Taken with a conditional PUT, so of two processes racing exactly one gets it; the other
+    raises WarehouseError naming the holder. A lock older than `stale_after` seconds (a job that
+    was killed) is broken with a conditional DELETE on the ETag that was read, so two breakers
+    cannot both win. Released with a conditional DELETE too: never removes someone else's lock.
+    """
+    from buildcensus.lake.s3 import S3Storage
+
+    storage = S3Storage(url)
+    body = orjson.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": clock()})
+    etag = storage.put_if_absent_etag(name, body)
+    if etag is None:
+        try:
+            data, held_etag = storage.get_with_etag(name)
+            held = orjson.loads(data)
+            since = float(held["since"])
+        except NotFoundError:  # released meanwhile
+            held, since, held_etag = {}, clock(), ""
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            held, since, held_etag = {}, 0.0, held_etag  # unreadable: treat as stale
+        if held_etag and clock() - since > stale_after:
+            storage.delete_if_match(name, held_etag)
+        etag = storage.put_if_absent_etag(name, body)
+        if etag is None:
+            who = f"{held.get('host', '?')} pid {held.get('pid', '?')}" if held else "another job"
+            raise WarehouseError(
+                f"another import or prune is running on {url} (lock {name} held by {who}; "
+                f"delete {url}/{name} if that job is gone)"
+            )
+    try:
+        yield
+    finally:
+        storage.delete_if_match(name, etag)
 
 
 def warehouse_filesystem(

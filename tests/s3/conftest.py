@@ -214,13 +214,14 @@ _counter = itertools.count()
 
 
 @pytest.fixture
-def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> S3Server:
+def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
     """Point this test's environment at the server, away from any real AWS configuration."""
     for key in list(os.environ):
         if key.startswith("AWS_") or key in ("BUILDCENSUS_LAKE", "BUILDCENSUS_WAREHOUSE"):
             monkeypatch.delenv(key)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    # Session-wide (not per-test) paths, so cached AWS settings are reused between tests.
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(s3_server.data_dir / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(s3_server.data_dir / "no-aws-creds"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     for key, value in s3_server.env().items():
         monkeypatch.setenv(key, value)

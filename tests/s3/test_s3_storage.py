@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import urllib.request
+from collections.abc import Iterator
 from urllib.error import HTTPError
 
 import pytest
@@ -13,6 +15,22 @@ from buildcensus.lake import open_storage
 from buildcensus.lake.s3 import S3Storage
 
 pytestmark = pytest.mark.s3
+
+
+@contextlib.contextmanager
+def count_calls(storage: S3Storage, operation: str) -> Iterator[list[str]]:
+    """Record each `operation` request the storage's (shared) client sends, while inside."""
+    calls: list[str] = []
+
+    def hook(**kwargs: object) -> None:
+        calls.append(operation)
+
+    event = f"before-call.s3.{operation}"
+    storage.client.meta.events.register(event, hook)
+    try:
+        yield calls
+    finally:
+        storage.client.meta.events.unregister(event, hook)
 
 
 def test_open_storage_dispatches_s3(s3_url):
@@ -90,11 +108,8 @@ def test_list_paginates(s3_url):
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda k: st.put(k, b"x"), keys))
     st.put("telemetry/buildsX/other.json", b"x")  # a sibling with the same string prefix
-    calls: list[str] = []
-    st.client.meta.events.register(
-        "before-call.s3.ListObjectsV2", lambda **kw: calls.append(kw["model"].name)
-    )
-    assert set(st.list("telemetry/builds")) == keys
+    with count_calls(st, "ListObjectsV2") as calls:
+        assert set(st.list("telemetry/builds")) == keys
     assert len(calls) == 4  # 24 keys in pages of 7
     assert set(st.list("telemetry/builds/2026/02/")) == {k for k in keys if "/02/" in k}
     assert set(st.list()) == keys | {"telemetry/buildsX/other.json"}
@@ -107,9 +122,8 @@ def test_list_more_than_1000_keys(s3_url):
     keys = {f"many/{i:05d}" for i in range(1100)}
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda k: st.put(k, b""), keys))
-    calls: list[int] = []
-    st.client.meta.events.register("before-call.s3.ListObjectsV2", lambda **kw: calls.append(1))
-    assert set(st.list("many")) == keys
+    with count_calls(st, "ListObjectsV2") as calls:
+        assert set(st.list("many")) == keys
     assert len(calls) == 2
 
 

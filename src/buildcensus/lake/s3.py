@@ -14,6 +14,7 @@ Settings (endpoint, region, credentials) come from `buildcensus.storage_fs.s3_se
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,6 +41,31 @@ _MISSING = {"404", "NoSuchKey", "NotFound"}
 _AUTH = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}
 
 
+_clients: dict[tuple[S3Settings, int], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _client(settings: S3Settings, max_attempts: int) -> Any:
+    """A boto3 S3 client per settings, shared (clients are thread-safe; creating one is slow)."""
+    with _clients_lock:
+        client = _clients.get((settings, max_attempts))
+        if client is None:
+            config = botocore.config.Config(
+                connect_timeout=5,
+                read_timeout=60,
+                retries={"max_attempts": max_attempts, "mode": "standard"},
+                max_pool_connections=32,
+                s3={"addressing_style": "path" if settings.path_style else "auto"},
+            )
+            client = settings.boto3_session().client(
+                "s3", endpoint_url=settings.endpoint_url, config=config
+            )
+            if len(_clients) >= 16:
+                _clients.clear()
+            _clients[(settings, max_attempts)] = client
+        return client
+
+
 class S3Storage:
     """A Storage on `s3://bucket/prefix`: keys become `prefix/key` objects in the bucket."""
 
@@ -62,16 +88,7 @@ class S3Storage:
         self.settings = settings or s3_settings()
         # False: use HEAD-then-PUT (racy; see the module docstring). Flips on a 501 answer.
         self.conditional_put = conditional_put
-        config = botocore.config.Config(
-            connect_timeout=5,
-            read_timeout=60,
-            retries={"max_attempts": max_attempts, "mode": "standard"},
-            max_pool_connections=32,
-            s3={"addressing_style": "path" if self.settings.path_style else "auto"},
-        )
-        self.client: Any = self.settings.boto3_session().client(
-            "s3", endpoint_url=self.settings.endpoint_url, config=config
-        )
+        self.client: Any = _client(self.settings, max_attempts)
         if check:
             self._check_bucket()
 
@@ -192,6 +209,46 @@ class S3Storage:
         try:
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise self._error(exc, "delete", key) from None
+
+    # ------------------------------------------------------- S3-only (locks and leases)
+
+    def put_if_absent_etag(self, key: str, data: bytes) -> str | None:
+        """Like `put_if_absent`, returning the new object's ETag (None when it existed)."""
+        try:
+            response = self.client.put_object(
+                Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*"
+            )
+        except botocore.exceptions.ClientError as exc:
+            if self._code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                return None
+            raise self._error(exc, "put", key) from None
+        except botocore.exceptions.BotoCoreError as exc:
+            raise self._error(exc, "put", key) from None
+        return str(response["ETag"])
+
+    def get_with_etag(self, key: str) -> tuple[bytes, str]:
+        """Read an object and its ETag (NotFoundError when absent)."""
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            return response["Body"].read(), str(response["ETag"])
+        except botocore.exceptions.ClientError as exc:
+            if self._code(exc) in _MISSING:
+                raise NotFoundError(f"not in the lake: {key}") from None
+            raise self._error(exc, "get", key) from None
+        except botocore.exceptions.BotoCoreError as exc:
+            raise self._error(exc, "get", key) from None
+
+    def delete_if_match(self, key: str, etag: str) -> bool:
+        """Delete the object only while its ETag is `etag` (conditional DELETE); True if deleted."""
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key), IfMatch=etag)
+            return True
+        except botocore.exceptions.ClientError as exc:
+            if self._code(exc) in ("PreconditionFailed", "412", *_MISSING):
+                return False
+            raise self._error(exc, "delete", key) from None
+        except botocore.exceptions.BotoCoreError as exc:
             raise self._error(exc, "delete", key) from None
 
     def list(self, prefix: str = "") -> Iterator[str]:
