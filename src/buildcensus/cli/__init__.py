@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -15,14 +16,21 @@ except ImportError:  # pragma: no cover
 from buildcensus import __version__
 from buildcensus.errors import BuildcensusError, ConfigError
 
-app = typer.Typer(
-    name="buildcensus",
-    help="Record what every documentation/CI build used, and turn the records into answers.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+# Command modules, in registration order; each exposes `register(app)`.
+MODULES = (
+    "_foundation",
+    "_privacy",
+    "_config",
+    "_service",
+    "_warehouse",
+    "_web",
+    "_collect",
+    "_reports",
+    "_explain",
+    "_simulate",
 )
+# Commands that run inside builds load only their own module: start-up time is build time.
+FAST_COMMANDS = {"collect": ("_collect",), "schema": ("_foundation",)}
 
 
 def _version(value: bool) -> None:
@@ -31,7 +39,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
@@ -40,45 +47,46 @@ def _root(
     """buildcensus: build telemetry, from collection to answers."""
 
 
-def _register() -> None:
-    # One line per stage; each module owns its commands.
-    from buildcensus.cli import _foundation
-
-    _foundation.register(app)
-    from buildcensus.cli import _privacy
-
-    _privacy.register(app)
-    from buildcensus.cli import _config
-
-    _config.register(app)
-    from buildcensus.cli import _service
-
-    _service.register(app)
-    from buildcensus.cli import _explain
-
-    _explain.register(app)
-    from buildcensus.cli import _warehouse
-
-    _warehouse.register(app)
-    from buildcensus.cli import _collect
-
-    _collect.register(app)
-    from buildcensus.cli import _reports
-
-    _reports.register(app)
-    from buildcensus.cli import _simulate
-
-    _simulate.register(app)
+def build_app(modules: tuple[str, ...] = MODULES) -> typer.Typer:
+    """A Typer app with the commands of the given modules."""
+    new = typer.Typer(
+        name="buildcensus",
+        help="Record what every documentation/CI build used, and turn the records into answers.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    new.callback()(_root)
+    for name in modules:
+        importlib.import_module(f"buildcensus.cli.{name}").register(new)
+    return new
 
 
-_register()
+_full_app: typer.Typer | None = None
+
+
+def get_app() -> typer.Typer:
+    """The full app (built once: some modules add commands to shared sub-apps)."""
+    global _full_app
+    if _full_app is None:
+        _full_app = build_app()
+    return _full_app
+
+
+def __getattr__(name: str) -> typer.Typer:
+    if name == "app":
+        return get_app()
+    raise AttributeError(name)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, mapping errors to one-line messages and exit codes."""
-    command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else argv
+    fast = FAST_COMMANDS.get(args[0]) if args else None
+    command = typer.main.get_command(build_app(fast) if fast else get_app())
     try:
-        rv = command.main(args=argv, prog_name="buildcensus", standalone_mode=False)
+        rv = command.main(args=args, prog_name="buildcensus", standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
