@@ -108,3 +108,21 @@ def test_s3_lake_into_local_warehouse(s3_url, tmp_path, capsys, record_dict):
         {"version": "1.8.5", "projects": 1, "builds": 3},
     ]
     assert list((tmp_path / "wh" / "builds").rglob("*.parquet"))
+
+
+def test_import_refuses_while_another_writer_holds_the_s3_lock(s3_url, tmp_path, capsys):
+    """Two imports on one S3 warehouse never interleave: the second exits with one line."""
+    from buildcensus.storage_fs import s3_lock
+
+    wh = f"{s3_url}/wh"
+    with s3_lock(wh):
+        code, out, err = run(
+            capsys, "import", "--lake", str(tmp_path / "lake"), "--warehouse", wh, "--no-progress"
+        )
+    assert code == 1, out + err
+    assert err.startswith(f"error: another import or prune is running on {wh} (lock _lock held")
+    assert err.count("\n") == 1
+    code, out, err = run(
+        capsys, "import", "--lake", str(tmp_path / "lake"), "--warehouse", wh, "--no-progress"
+    )
+    assert code == 0, out + err  # released: the next run proceeds

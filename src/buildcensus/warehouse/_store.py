@@ -133,7 +133,13 @@ class Store:
     def lock(self) -> Iterator[None]:
         """One writer at a time (flock on local disks; released when the process dies)."""
         if not self.local:
-            yield
+            from buildcensus.storage_fs import is_s3_url, s3_lock
+
+            if is_s3_url(self.url):  # a lock object taken by conditional PUT
+                with s3_lock(self.url):
+                    yield
+            else:
+                yield
             return
         import fcntl
 
