@@ -42,7 +42,7 @@ DEFAULT_PROJECTS = 20_000
 BUILDS_PER_PROJECT_DAY = 0.5  # 10,000 builds/day for the default 20,000 active projects
 MAX_PROJECTS = 999_999
 MAX_RATE = 40.0  # builds/day of the busiest project (a few hundred to ~1,200 a month)
-PARETO_ALPHA = 1.2
+PARETO_ALPHA = 1.05
 _ID_EPOCH = int(datetime(2010, 1, 1, tzinfo=UTC).timestamp())
 # Since 2023-09-25 the platform refuses to build without a config file.
 CONFIG_REQUIRED_DAY = date(2023, 9, 25)
@@ -395,7 +395,7 @@ class Simulator:
         pin_style = weighted(rng, self.pin_styles)
         pin_day = opts.start - timedelta(days=int(rng.expovariate(1 / 500)))
         if shape.get("requirements") and has_config:
-            reqs = [(n, s) for n, s in shape["requirements"]]
+            reqs = [(n, self._age_pin(n, s, pin_day)) for n, s in shape["requirements"]]
         elif doctool in ("sphinx", "mkdocs"):
             reqs = self._synth_requirements(rng, doctool, pin_style, pin_day)
         elif doctool is None:  # no config file: the platform's implicit Sphinx project
@@ -549,7 +549,7 @@ class Simulator:
                 sec = self._second(p, again)
                 bid2 = (sec - _ID_EPOCH) * 1_000_000 + p.index
                 start = datetime.fromtimestamp(sec, UTC)
-                length = round(rec.build.length * rng.uniform(0.9, 1.1), 1)
+                length = _length([s.model_dump() for s in rec.build.steps], rng)
                 build = rec.build.model_copy(update={"id": bid2, "start": start, "length": length})
                 collector = rec.collector.model_copy(update={"seconds": _collector_seconds(rng)})
                 yield bid2, rec.model_copy(update={"build": build, "collector": collector})
@@ -602,10 +602,12 @@ class Simulator:
         for n, s in p.reqs:
             if not self.res.known(n) and n not in installed:
                 installed[n] = s[2:] if s.startswith("==") else tail_version(n, day)
-        for n, s in p.reqs:  # an exact pin to a version the histories don't list is installed
+        for n, s in p.reqs:  # an exact pin to a version the histories don't list
             if s.startswith("==") and "*" not in s and n not in installed and self.res.known(n):
-                if not self.res.is_release(n, s[2:]):
-                    installed[n] = s[2:]
+                if self.res.before_history_ends(n, s[2:], day):
+                    installed[n] = s[2:]  # an old patch release the table skips
+                elif (newest := self.res.version_at(n, "", py, day)) is not None:
+                    installed[n] = newest  # a release after the data: not out yet in the past
         own_version = f"{p.release[0]}.{p.release[1]}.{p.release[2]}"
         if p.own_package:
             installed[p.own_package] = own_version
@@ -651,6 +653,20 @@ class Simulator:
         if rng.random() < 0.01:
             doc["redactions"] = rng.randint(1, 2)
         return BuildRecord.model_validate(doc), bid
+
+    def _age_pin(self, name: str, spec: str, pin_day: date) -> str:
+        """A real file's exact pin to a release newer than the window start is moved back to
+        the release current on the project's pin day (no one pins a future release)."""
+        if not spec.startswith("==") or not self.res.known(name):
+            return spec
+        released = self.res.release_day(name, spec[2:])
+        start = self.opts.start
+        if (released is not None and released > start) or (
+            released is None and not self.res.before_history_ends(name, spec[2:], start)
+        ):
+            older = self.res.version_at(name, "", (3, 12), min(pin_day, start))
+            return "==" + older if older else spec
+        return spec
 
     def _bump(self, name: str, spec: str, day: date) -> str:
         """A maintainer moves an exact pin to the newest release (pinned projects do, rarely)."""

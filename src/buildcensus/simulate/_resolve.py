@@ -79,9 +79,20 @@ class Resolver:
         """True when the package has a real release history here."""
         return name in self.hist
 
-    def is_release(self, name: str, version: str) -> bool:
-        """True when `version` is in the package's history (released or not yet)."""
-        return any(r.version == version for r in self.hist.get(name, ()))
+    def release_day(self, name: str, version: str) -> date | None:
+        """When `version` of a known package was released (None when not in the history)."""
+        return next((r.day for r in self.hist[name] if r.version == version), None)
+
+    def before_history_ends(self, name: str, version: str, day: date) -> bool:
+        """True when a version missing from the history may be installed on `day`: it is older
+        than the newest known release, or `day` is after the history ends (a later release)."""
+        if any(r.version == version for r in self.hist[name]):
+            return False
+        try:
+            v = Version(version)
+        except InvalidVersion:
+            return True
+        return v <= max(r.key for r in self.hist[name]) or day > self.days[-1]
 
     def epoch(self, day: date) -> int:
         """How many releases happened up to `day` (resolutions only change when this does)."""

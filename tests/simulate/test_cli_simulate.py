@@ -1,0 +1,57 @@
+"""`buildcensus simulate` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from buildcensus.cli import main
+from buildcensus.lake import open_lake
+from buildcensus.record import parse_record
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
+def test_simulate_into_the_lake(tmp_path, capsys):
+    lake = str(tmp_path / "lake")
+    args = ("simulate", "--projects", "30", "--days", "3", "--seed", "1", "--end", "2026-11-30")
+    code, _, err = run(capsys, *args, "--lake", lake)
+    assert code == 0
+    assert err.startswith("simulated ") and "2026-11-28..2026-11-30" in err
+    keys = list(open_lake(lake).iter_keys())
+    assert keys and all(k.startswith("telemetry/") for k in keys)
+
+
+def test_simulate_ndjson_file_and_stdout(tmp_path, capsys):
+    out = tmp_path / "h.ndjson"
+    args = ("simulate", "--projects", "20", "--days", "2", "--seed", "9", "--end", "2025-03-10")
+    code, _, _ = run(capsys, *args, "--out", str(out))
+    assert code == 0
+    lines = out.read_bytes().splitlines()
+    assert lines and all(parse_record(orjson.loads(x)) for x in lines)
+    code, stdout, _ = run(capsys, *args, "--out", "-")
+    assert code == 0
+    assert stdout.encode().splitlines() == lines
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--end", "30/11/2026"), "--end must be a date"),
+        (("--plant-regression", "sphinx"), "expects PKG==VERSION"),
+        (("--plant-regression", "sphinx==99.0"), "not a known release"),
+        (("--projects", "0"), "--projects must be between"),
+    ],
+)
+def test_simulate_usage_errors(tmp_path, capsys, extra, message):
+    code, _, err = run(
+        capsys, "simulate", "--days", "1", "--out", str(tmp_path / "x.ndjson"), *extra
+    )
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
