@@ -462,6 +462,7 @@ REGRESSION_COLUMNS = [
     "from",
     "to",
     "moved_builds",
+    "moved_failures",
     "moved_projects",
     "moved_failure_rate",
     "stayed_builds",
@@ -488,11 +489,11 @@ def regressions(view: View, min_builds: int = 5) -> Page:
     chart = bar_chart(
         labels,
         [
-            Series("moved failure rate", [r["moved_failure_rate"] for r in shown]),
-            Series("stayed failure rate", [r["stayed_failure_rate"] for r in shown]),
+            Series("builds that moved to the release", [r["moved_builds"] for r in shown]),
+            Series("of which failed", [r["moved_failures"] for r in shown]),
         ],
-        "Failure rate after moving to the release vs staying, strongest signal first",
-        "failure rate",
+        "Builds that moved to each new release, and their failures (strongest signal first)",
+        "builds",
     )
     note = _hidden_note(view, len(rows), len(kept)).replace("value(s)", "release(s)")
     page.panels.append(

@@ -106,6 +106,13 @@ def _sessions(request: Request) -> SessionStore:
     return store
 
 
+def _now(request: Request) -> datetime:
+    """The clock of the windows: `app.state.clock()` when set (tests), else the current time."""
+    clock = getattr(request.app.state, "clock", None)
+    now = clock() if clock is not None else datetime.now(UTC)
+    return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+
+
 def _public(request: Request) -> bool:
     return bool(getattr(request.app.state, "public", False))
 
@@ -200,9 +207,7 @@ def _compute(request: Request, days: int, build: Callable[..., Any]) -> Any:
     con = wh.connect()
     timer = threading.Timer(QUERY_SECONDS, con.interrupt)
     timer.start()
-    view = _data.View(
-        con, datetime.now(UTC).replace(tzinfo=None), days, _public(request), _k(request)
-    )
+    view = _data.View(con, _now(request), days, _public(request), _k(request))
     try:
         return build(view, wh)
     except duckdb.InterruptException:
@@ -419,14 +424,15 @@ def _public_docs(request: Request) -> dict[str, dict[str, Any]]:
     from buildcensus.warehouse import open_warehouse
 
     state = request.app.state
+    clocked = getattr(state, "clock", None) is not None
     key = (state.warehouse_url, _k(request))
     with _public_lock:
         cached = getattr(state, "web_public_cache", None)
-        if cached and cached[0] == key and cached[1] > time.monotonic():
+        if cached and cached[0] == key and cached[1] > time.monotonic() and not clocked:
             return cached[2]
         con = open_warehouse(state.warehouse_url).connect()
         try:
-            docs = build_public(con, None, _k(request))
+            docs = build_public(con, _now(request), _k(request))
         finally:
             con.close()
         state.web_public_cache = (key, time.monotonic() + PUBLIC_TTL, docs)
