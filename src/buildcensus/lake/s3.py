@@ -15,6 +15,7 @@ Settings (endpoint, region, credentials) come from `buildcensus.storage_fs.s3_se
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -160,7 +161,7 @@ class S3Storage:
                 return False
             self.put(key, data)
             return True
-        for _attempt in range(5):
+        for attempt in range(5):
             try:
                 self.client.put_object(
                     Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*"
@@ -171,7 +172,9 @@ class S3Storage:
                 if code in ("PreconditionFailed", "412"):
                     return False
                 if code in ("ConditionalRequestConflict", "409"):
-                    continue  # another conditional write on this key is in flight: ask again
+                    # Another conditional write on this key is in flight: ask again shortly.
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
                 if code in ("NotImplemented", "501"):
                     self.conditional_put = False
                     return self.put_if_absent(key, data)
