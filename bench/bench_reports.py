@@ -208,7 +208,9 @@ class Postgres:
         self.data = self.dir / "data"
 
     def _su(self, cmd: str) -> None:
-        subprocess.run(["su", "postgres", "-c", cmd], check=True, capture_output=True)
+        done = subprocess.run(["su", "postgres", "-c", cmd], capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"{cmd.split()[0]} failed: {done.stderr.strip()[-500:]}")
 
     def start(self) -> None:
         self._su(f"{PG_BIN}/initdb -D {self.data} -U postgres --auth=trust")
@@ -219,7 +221,8 @@ class Postgres:
 
     def stop(self) -> None:
         try:
-            self._su(f"{PG_BIN}/pg_ctl -D {self.data} -m fast -w stop")
+            if (self.data / "postmaster.pid").exists():
+                self._su(f"{PG_BIN}/pg_ctl -D {self.data} -m fast -w stop")
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 
