@@ -105,10 +105,10 @@ def category_panel(
     value: str = "projects",
 ) -> Panel:
     """Rows of (category, projects[, builds]) as horizontal bars of `value`."""
-    kept = view.keep(rows)
+    kept = [{**r, key: label(r[key])} for r in view.keep(rows)]
     shown = kept[:CHART_ROWS]
     chart = bar_chart(
-        [label(r[key]) for r in shown],
+        [r[key] for r in shown],
         [Series(value, [r[value] for r in shown])],
         title,
         x_label=value,
