@@ -112,3 +112,33 @@ def test_republishing_removes_packages_under_a_higher_threshold(data: Data, tmp_
     assert {str(f.relative_to(out)) for f in out.rglob("*.json")} == set(high)
     assert run_cli(*args, "--min-projects", "0") == 2
     assert run_cli(*args, "--now", "yesterday") == 2
+
+
+def test_public_counts_equal_the_reports_api(data: Data) -> None:
+    """Through HTTP: `/api/v1/public/...` against `GET /api/v1/reports/...` (read token)."""
+    auth = {"authorization": f"Bearer {data.read}"}
+    now = data.now.isoformat()
+    with asgi(make_app(data, min_projects=K)) as c:
+        index = c.get("/api/v1/public/index.json").json()
+        for days in WINDOWS:
+            r = c.get(
+                "/api/v1/reports/top",
+                params={"ecosystem": "pip", "last": f"{days}d", "now": now, "limit": 0},
+                headers=auth,
+            )
+            assert r.status_code == 200, r.text
+            top = {row["package"]: row for row in r.json()}
+            for entry in (e for e in index["packages"] if e["ecosystem"] == "pip"):
+                got = entry["windows"].get(f"{days}d")
+                want = top[entry["package"]]
+                if want["projects"] >= K:
+                    assert got == {"projects": want["projects"], "builds": want["builds"]}
+                else:
+                    assert got is None
+        for package in ("sphinx", "docutils"):
+            doc = c.get(f"/api/v1/public/pip/{package}.json").json()
+            for days in WINDOWS:
+                q = {"ecosystem": "pip", "package": package, "last": f"{days}d", "now": now}
+                rows = c.get("/api/v1/reports/versions", params=q, headers=auth).json()
+                want = [row for row in rows if row["projects"] >= K]
+                assert want and doc["windows"][f"{days}d"]["versions"] == want
