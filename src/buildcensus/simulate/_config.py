@@ -5,11 +5,11 @@ config the way the platform's loader does (the subset of CONFIG_RULES.md the sha
 from __future__ import annotations
 
 import copy
+import json
 import random
+import re
 from datetime import date
 from typing import Any
-
-import yaml
 
 from buildcensus.simulate._data import CONDA_FULL, PYTHON_FULL, PYTHON_SINCE, TOOL_FULL
 
@@ -187,5 +187,49 @@ def raw_yaml(user: dict[str, Any], rng: random.Random) -> str:
             "",
         ]
     )
-    body = yaml.safe_dump(user, sort_keys=False, default_flow_style=False, width=100)
-    return header + body
+    return header + "".join(line + "\n" for line in _yaml_lines(user, 0))
+
+
+_PLAIN = re.compile(r"[A-Za-z_./$][A-Za-z0-9_./$ +-]*")
+_RESERVED = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
+
+
+def _scalar(value: Any) -> str:
+    if value is True or value is False:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    text = str(value)
+    if _PLAIN.fullmatch(text) and text.lower() not in _RESERVED and not text.endswith(" "):
+        return text
+    return json.dumps(text)  # a JSON string is a valid double-quoted YAML scalar
+
+
+def _yaml_lines(value: Any, indent: int) -> list[str]:
+    """Block-style YAML for the JSON-like values of a config (a fast `yaml.safe_dump`)."""
+    pad = " " * indent
+    lines: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, dict | list) and item:
+                lines.append(f"{pad}{key}:")
+                lines.extend(_yaml_lines(item, indent + 2))
+            else:
+                empty = "{}" if isinstance(item, dict) else "[]"
+                lines.append(
+                    f"{pad}{key}: {_scalar(item) if not isinstance(item, dict | list) else empty}"
+                )
+    else:
+        for item in value:
+            if isinstance(item, dict) and item:
+                sub = _yaml_lines(item, indent + 2)
+                lines.append(f"{pad}- {sub[0].lstrip()}")
+                lines.extend(sub[1:])
+            elif isinstance(item, list) and item:
+                lines.append(f"{pad}-")
+                lines.extend(_yaml_lines(item, indent + 2))
+            else:
+                lines.append(f"{pad}- {_scalar(item)}")
+    return lines

@@ -350,6 +350,7 @@ class Simulator:
         self._pk_cache: dict[tuple[int, int, int], Packages] = {}
         self._cfg_cache: dict[Any, ConfigPart] = {}
         self._empty_conda = CondaPackages()
+        self._no_packages = Packages()
 
     # ------------------------------------------------------------------ projects
 
@@ -583,8 +584,7 @@ class Simulator:
         if not p.has_config and day >= CONFIG_REQUIRED_DAY:
             steps = [_step("checkout", rng.lognormvariate(math.log(4), 0.6))]
             doc["build"].update(success=False, steps=steps, length=_length(steps, rng))
-            doc["config"] = self._config_part(p, None, None)
-            return BuildRecord.model_validate(doc), bid
+            return _assemble(doc, self._config_part(p, None, None), self._no_packages), bid
         user = p.user or {"version": 2, "build": {"os": "ubuntu-22.04", "tools": {"python": "3"}}}
         b = user["build"]
         image = _image(b["os"], day)
@@ -629,7 +629,7 @@ class Simulator:
         steps = self._steps(p, rng, user, success, conda, len(installed))
         doc["build"].update(success=success, steps=steps, length=_length(steps, rng))
         final_key = (python_minor(py_written, day) if not conda else py_written, b["os"])
-        doc["config"] = self._config_part(p, final_key, day)
+        config = self._config_part(p, final_key, day)
         doc["python"] = PYTHON_FULL.get(minor, minor)
         doc["os"] = image
         tools = {"python": PYTHON_FULL.get(minor, minor), "pip": installed.get("pip", "")}
@@ -639,7 +639,7 @@ class Simulator:
         if conda:
             tools["conda"] = CONDA_FULL[py_written]
         doc["tools"] = {k: v for k, v in tools.items() if v}
-        doc["packages"] = self._packages(p, image, resolution, installed, top, conda, user)
+        packages = self._packages(p, image, resolution, installed, top, conda, user)
         doc["doctool"] = {
             "name": p.doctool,
             "extensions": p.extensions,
@@ -652,7 +652,7 @@ class Simulator:
             doc["errors"] = [{"probe": "apt", "message": "dpkg-query timed out after 5.0 s"}]
         if rng.random() < 0.01:
             doc["redactions"] = rng.randint(1, 2)
-        return BuildRecord.model_validate(doc), bid
+        return _assemble(doc, config, packages), bid
 
     def _age_pin(self, name: str, spec: str, pin_day: date) -> str:
         """A real file's exact pin to a release newer than the window start is moved back to
@@ -841,6 +841,15 @@ class Simulator:
         streams = [self.builds(self.project(i)) for i in range(worker, self.opts.projects, workers)]
         for _bid, rec in heapq.merge(*streams, key=lambda item: item[0]):
             yield rec
+
+
+def _assemble(doc: dict[str, Any], config: ConfigPart, packages: Packages) -> BuildRecord:
+    """Validate the per-build part of a record and attach the heavy parts, which were validated
+    once when first built (the same config and package lists recur across many builds)."""
+    rec = BuildRecord.model_validate(doc)
+    rec.config = config
+    rec.packages = packages
+    return rec
 
 
 def _split_dep(dep: str) -> tuple[str, str]:

@@ -70,6 +70,8 @@ class Resolver:
             )
             for br in deps["breakages"]
         ]
+        self._breakage_names = sorted({n for when, _, _ in self.breakages for n in when})
+        self._broken: dict[tuple[str | None, ...], tuple[float, Requirement | None]] = {}
         self.days = sorted(r.day for hist in self.hist.values() for r in hist)
         self._cands: dict[tuple[str, str, tuple[int, int]], tuple[list[date], list[str]]] = {}
         self._memo: dict[tuple[tuple[Requirement, ...], tuple[int, int], int], Resolution] = {}
@@ -191,6 +193,13 @@ class Resolver:
 
     def broken(self, resolution: dict[str, str]) -> tuple[float, Requirement | None]:
         """Failure probability from known historical breakages, and the user's eventual fix."""
+        key = tuple(resolution.get(n) for n in self._breakage_names)
+        hit = self._broken.get(key)
+        if hit is None:
+            hit = self._broken[key] = self._check_broken(resolution)
+        return hit
+
+    def _check_broken(self, resolution: dict[str, str]) -> tuple[float, Requirement | None]:
         for when, fail, fix in self.breakages:
             if all(
                 n in resolution and s.contains(resolution[n], prereleases=True)
