@@ -404,3 +404,14 @@ async def test_forgotten_project_is_opted_out(client, tokens, record_dict, tmp_p
     r = await post(client, record_dict, tokens.write)
     assert_error(r, 422, "project_opted_out", "project.slug")
     assert lake_keys(tmp_path) == []
+
+
+async def test_batch_same_id_as_int_and_str_is_one_build(client, tokens, record_dict, tmp_path):
+    as_str = json.loads(json.dumps(record_dict))
+    as_str["build"]["id"] = "42"
+    h = {"content-type": "application/json", **auth(tokens.write)}
+    r = await client.post(
+        "/api/v1/builds/batch", content=json.dumps([record_dict, as_str]), headers=h
+    )
+    assert [x["status"] for x in r.json()["results"]] == ["stored", "duplicate"]
+    assert lake_keys(tmp_path) == [KEY]

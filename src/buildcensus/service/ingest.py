@@ -181,7 +181,7 @@ class Ingestor:
         outcomes: list[Outcome | None] = [None] * len(items)
         first: list[tuple[int, BuildRecord]] = []
         repeats: list[tuple[int, BuildRecord]] = []
-        seen: set[int | str] = set()
+        seen: set[str] = set()  # str: ids 5 and "5" name the same storage key
         for i, item in enumerate(items):
             try:
                 if isinstance(item, ApiError):
@@ -190,8 +190,9 @@ class Ingestor:
             except ApiError as exc:
                 outcomes[i] = self._counted(Outcome("rejected", exc.status, error=exc))
                 continue
-            (repeats if record.build.id in seen else first).append((i, record))
-            seen.add(record.build.id)
+            bid = str(record.build.id)
+            (repeats if bid in seen else first).append((i, record))
+            seen.add(bid)
         stored = self._pool.map(self._store_counted, [r for _, r in first])
         for (i, _), outcome in zip(first, stored, strict=True):
             outcomes[i] = outcome
