@@ -233,15 +233,47 @@ def false_alarms(seeds: range, alpha: float = 0.01) -> tuple[int, int]:
     return alarms, tested
 
 
+def planted_outcomes(seeds: range, plant: Plant, alpha: float = 0.01) -> tuple[int, int, int]:
+    """(planted release ranked first and significant, any other row significant, histories)."""
+    from buildcensus.explain import RegressionQuery, find_regressions
+
+    first = others = 0
+    for seed in seeds:
+        hist = generate(seed, plant=plant)
+        con = warehouse(hist)
+        rows = find_regressions(con, RegressionQuery(alpha=alpha))
+        con.close()
+        key = (plant.ecosystem, plant.package, hist.planted)
+        first += (
+            bool(rows)
+            and rows[0]["significant"]
+            and ((rows[0]["ecosystem"], rows[0]["package"], rows[0]["to"]) == key)
+        )
+        others += any(
+            r["significant"] for r in rows if (r["ecosystem"], r["package"], r["to"]) != key
+        )
+    return first, others, len(seeds)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the false-alarm rate of the detector over clean generated histories."""
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("--seeds", type=int, default=1000)
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--alpha", type=float, default=0.01)
+    ap.add_argument("--plant", help="ECOSYSTEM:PACKAGE:HARM, e.g. pip:sphinx:0.3 (power run)")
     args = ap.parse_args(argv)
     began = time.monotonic()
-    alarms, tested = false_alarms(range(args.start, args.start + args.seeds), args.alpha)
+    seeds = range(args.start, args.start + args.seeds)
+    if args.plant:
+        eco, pkg, harm = args.plant.split(":")
+        first, others, n = planted_outcomes(seeds, Plant(eco, pkg, float(harm)), args.alpha)
+        print(
+            f"planted {args.plant}: ranked first and significant in {first}/{n}; another "
+            f"release also significant in {others}/{n}; {time.monotonic() - began:.0f} s"
+        )
+        return 0
+    alarms, tested = false_alarms(seeds, args.alpha)
     rate = alarms / args.seeds
     half = 1.96 * math.sqrt(max(rate * (1 - rate), 1e-12) / args.seeds)
     print(

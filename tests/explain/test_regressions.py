@@ -75,12 +75,13 @@ def _con(builds, sets) -> duckdb.DuckDBPyConnection:
 def test_counts_on_a_hand_built_history():
     """Sphinx 8.0 appears on day 10. Project a moves (fails), b moves from 7.3 (passes), c stays
     on 7.4 (one pass, one fail), d was failing before it moved (not counted), e stays but only
-    builds before 8.0 existed (not counted)."""
+    builds before 8.0 existed (not counted), f downgrades from 9.0 (not a move to a release)."""
     d = lambda n: datetime(2026, 11, n)  # noqa: E731
     sets = [
         ("s74", "pip", "Sphinx", "sphinx", "7.4.7"),
         ("s73", "pip", "Sphinx", "sphinx", "7.3.0"),
         ("s80", "pip", "Sphinx", "sphinx", "8.0.0"),
+        ("s90", "pip", "Sphinx", "sphinx", "9.0.0"),
         ("aptx", "apt", "libc6", "libc6", "2.39-0ubuntu8"),
     ]
     builds = [
@@ -96,6 +97,8 @@ def test_counts_on_a_hand_built_history():
         ("10", "e", "latest", d(5), True, "s74", None),
         ("11", "e", "latest", d(6), True, "s74", None),
         ("12", "c", "stable", d(14), True, "s80", None),  # no previous build on stable
+        ("14", "f", "latest", d(1), True, "s90", None),
+        ("15", "f", "latest", d(12), False, "s80", None),  # a downgrade: not a move to 8.0
         ("13", "c", "stable", d(15), None, "s80", None),  # unknown outcome: ignored
     ]
     con = _con(builds, sets)

@@ -4,8 +4,9 @@ For each build, its previous build of the same project and version (window `LAG`
 gives a before/after pair of installed package sets (pip: `all`, else `top_level`; conda and
 apt: `all`). For each (ecosystem, package, Y) with version Y first seen in the window:
 
-* **moved**: builds in the window whose previous build had another version X of the package
-  and that have Y; `from` is the most common X (all of them in `from_versions`);
+* **moved**: builds in the window whose previous build had an older version X of the package
+  and that have Y (upgrades by the ecosystem's rules; reaching a first-seen old version by
+  downgrading is not a new release); `from` is the most common X (all in `from_versions`);
 * **stayed**: builds in the same period (from Y's first appearance to the end of the window)
   that use the package and kept their previous build's version of it (X == X', X != Y).
 
@@ -179,10 +180,7 @@ moved AS (
   WHERE s.set_id <> s.prev_set_id AND p.version <> c.version
 ),
 candidates AS (
-  SELECT m.ecosystem, m.package, m.to_version, f.first_seen,
-    COUNT(*) AS moved_builds,
-    SUM(CASE WHEN m.success THEN 0 ELSE 1 END) AS moved_failures,
-    COUNT(DISTINCT m.project) AS moved_projects
+  SELECT m.ecosystem, m.package, m.to_version, f.first_seen
   FROM moved m
   JOIN first_seen f
     ON f.ecosystem = m.ecosystem AND f.package = m.package AND f.version = m.to_version{seen_filter}
@@ -190,7 +188,10 @@ candidates AS (
   HAVING COUNT(*) >= $min_builds
 ),
 moved_from AS (
-  SELECT ecosystem, package, to_version, from_version, COUNT(*) AS from_builds
+  SELECT ecosystem, package, to_version, from_version,
+    COUNT(*) AS from_builds,
+    SUM(CASE WHEN success THEN 0 ELSE 1 END) AS from_failures,
+    COUNT(DISTINCT project) AS from_projects
   FROM moved
   GROUP BY ecosystem, package, to_version, from_version
 ),
@@ -207,10 +208,9 @@ stayed AS (
   GROUP BY c.ecosystem, c.package, c.to_version
 )
 SELECT c.ecosystem, c.package, c.to_version, c.first_seen,
-  c.moved_builds, c.moved_failures, c.moved_projects,
   COALESCE(st.stayed_builds, 0) AS stayed_builds,
   COALESCE(st.stayed_failures, 0) AS stayed_failures,
-  mf.from_version, mf.from_builds
+  mf.from_version, mf.from_builds, mf.from_failures, mf.from_projects
 FROM candidates c
 JOIN moved_from mf
   ON mf.ecosystem = c.ecosystem AND mf.package = c.package AND mf.to_version = c.to_version
@@ -224,10 +224,17 @@ def _rate(failures: int, builds: int) -> float | None:
     return round(failures / builds, 4) if builds else None
 
 
-def _group(rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-    """One candidate per (ecosystem, package, to), its previous versions ordered by builds."""
+def _group(rows: Sequence[Sequence[Any]], min_builds: int) -> list[dict[str, Any]]:
+    """One candidate per (ecosystem, package, to), counting only moves that are upgrades.
+
+    A version seen for the first time that builds reach by *downgrading* (an old release a
+    project pins back to) is not a new release; those moves are left out, and candidates with
+    fewer than `min_builds` upgrades are dropped.
+    """
     out: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for eco, pkg, new, first_seen, moved, moved_f, moved_p, stayed, stayed_f, old, n in rows:
+    for eco, pkg, new, first_seen, stayed, stayed_f, old, n, n_f, n_p in rows:
+        if version_change(eco, old, new) != "upgraded":
+            continue
         cand = out.get((eco, pkg, new))
         if cand is None:
             cand = out[(eco, pkg, new)] = {
@@ -235,21 +242,26 @@ def _group(rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
                 "package": pkg,
                 "to": new,
                 "first_seen": first_seen,
-                "moved": int(moved),
-                "moved_f": int(moved_f),
-                "moved_p": int(moved_p),
+                "moved": 0,
+                "moved_f": 0,
+                "moved_p": 0,
                 "stayed": int(stayed),
                 "stayed_f": int(stayed_f),
                 "from_versions": {},
             }
+        cand["moved"] += int(n)
+        cand["moved_f"] += int(n_f)
+        cand["moved_p"] += int(n_p)  # a project moving from two versions counts twice: rare
         cand["from_versions"][old] = int(n)
-    return list(out.values())
+    return [c for c in out.values() if c["moved"] >= min_builds]
 
 
-def candidate_rows(rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+def candidate_rows(
+    rows: Sequence[Sequence[Any]], min_builds: int = DEFAULT_MIN_BUILDS
+) -> list[dict[str, Any]]:
     """Rows of `regressions_sql` → one report row per candidate, with rates and raw p-value."""
     out = []
-    for c in _group(rows):
+    for c in _group(rows, min_builds):
         eco = c["ecosystem"]
         froms = sorted(c["from_versions"].items(), key=lambda kv: (-kv[1], kv[0]))
         # The most common previous version; among equals, the newest by the ecosystem's rules.
@@ -299,9 +311,13 @@ def finalize(rows: list[dict[str, Any]], alpha: float = DEFAULT_ALPHA) -> list[d
     return rows
 
 
-def score_rows(rows: Sequence[Sequence[Any]], alpha: float = DEFAULT_ALPHA) -> list[dict[str, Any]]:
+def score_rows(
+    rows: Sequence[Sequence[Any]],
+    alpha: float = DEFAULT_ALPHA,
+    min_builds: int = DEFAULT_MIN_BUILDS,
+) -> list[dict[str, Any]]:
     """Rows of `regressions_sql` → scored report rows, strongest first (one pass, no exclusion)."""
-    return finalize(candidate_rows(rows), alpha)
+    return finalize(candidate_rows(rows, min_builds), alpha)
 
 
 def _key(row: dict[str, Any]) -> Release:
@@ -320,7 +336,7 @@ def find_regressions(con: Any, query: RegressionQuery, max_rounds: int = 5) -> l
     rows: list[dict[str, Any]] = []
     for _ in range(max_rounds):
         sql, params = regressions_sql(query, tuple(accepted))
-        fresh = candidate_rows(con.execute(sql, params).fetchall())
+        fresh = candidate_rows(con.execute(sql, params).fetchall(), query.min_builds)
         label = [" ".join(k) for k in accepted]
         for r in fresh:
             r["excluding"] = label
