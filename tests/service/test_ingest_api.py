@@ -415,3 +415,20 @@ async def test_batch_same_id_as_int_and_str_is_one_build(client, tokens, record_
     )
     assert [x["status"] for x in r.json()["results"]] == ["stored", "duplicate"]
     assert lake_keys(tmp_path) == [KEY]
+
+
+async def test_concurrent_same_id_never_overwrites_an_acknowledged_record(
+    client, tokens, record_dict, tmp_path
+):
+    import asyncio
+
+    variants = []
+    for i in range(12):
+        rec = json.loads(json.dumps(record_dict))
+        rec["python"] = f"3.{i}.0"  # same build id, different content
+        variants.append(rec)
+    responses = await asyncio.gather(*(post(client, v, tokens.write) for v in variants))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201] + [409] * 11
+    winner = variants[[r.status_code for r in responses].index(201)]
+    assert open_lake(str(tmp_path / "lake")).load(KEY)["python"] == winner["python"]

@@ -123,6 +123,10 @@ class Ingestor:
         self.optout = optout
         self.metrics = metrics
         self._pool = ThreadPoolExecutor(max_workers=store_threads, thread_name_prefix="store")
+        # Lake.store checks, then writes: two concurrent stores of one build id with different
+        # content would both succeed and the second would overwrite an acknowledged record.
+        # Striped locks serialize stores per build id within this process.
+        self._locks = [threading.Lock() for _ in range(64)]
 
     def validate(self, value: Any) -> BuildRecord:
         """A valid record, or ApiError 422 naming the field path."""
@@ -143,8 +147,10 @@ class Ingestor:
     def store(self, record: BuildRecord) -> Outcome:
         """Store durably (blocking); 409 when the build id exists with other content, 422 when
         the project was forgotten (`buildcensus forget`)."""
+        lock = self._locks[hash(str(record.build.id)) % len(self._locks)]
         try:
-            result = self.lake.store(record)
+            with lock:
+                result = self.lake.store(record)
         except LakeError as exc:
             if self.lake.storage.exists(forgotten_key(record.project.slug)):
                 raise ApiError(422, "project_opted_out", str(exc), "project.slug") from None
