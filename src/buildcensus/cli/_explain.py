@@ -18,6 +18,7 @@ from buildcensus.cli._common import (
     dumps,
     emit_rows,
 )
+from buildcensus.cli._engine import Engine, EngineOpt, SparkMasterOpt
 from buildcensus.errors import UsageError
 from buildcensus.explain import (
     COLUMNS,
@@ -170,6 +171,8 @@ def regressions(
     fmt: FormatOpt = Format.table,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
     lake: LakeOpt = DEFAULT_LAKE,
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Package releases after which builds that moved to them fail more than builds that stayed."""
     now = datetime.now(UTC)
@@ -179,7 +182,12 @@ def regressions(
         min_builds=min_builds,
         alpha=alpha,
     )
-    con = require_warehouse(warehouse, ("builds", "package_sets"))
+    if engine is Engine.spark:
+        from buildcensus.engines.spark import connect_spark
+
+        con = connect_spark(warehouse, spark_master)
+    else:
+        con = require_warehouse(warehouse, ("builds", "package_sets"))
     try:
         rows = find_regressions(con, query)
     finally:

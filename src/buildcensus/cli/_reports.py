@@ -9,6 +9,7 @@ import typer
 
 from buildcensus.cli._common import DEFAULT_WAREHOUSE, Format, FormatOpt, WarehouseOpt, dumps
 from buildcensus.cli._common import emit_rows as _emit_rows
+from buildcensus.cli._engine import Engine, EngineOpt, SparkMasterOpt
 from buildcensus.reports import REPORTS, connect_warehouse, make_params, run_report
 
 report_app = typer.Typer(
@@ -81,9 +82,21 @@ def register(app: typer.Typer) -> None:
     app.add_typer(report_app, name="report")
 
 
-def _run(name: str, warehouse: str, fmt: Format, **options: Any) -> None:
+def _run(
+    name: str,
+    warehouse: str,
+    fmt: Format,
+    engine: Engine = Engine.duckdb,
+    spark_master: str | None = None,
+    **options: Any,
+) -> None:
     params = make_params(**options)
-    con = connect_warehouse(warehouse)
+    if engine is Engine.spark:
+        from buildcensus.engines.spark import connect_spark
+
+        con = connect_spark(warehouse, spark_master)
+    else:
+        con = connect_warehouse(warehouse)
     try:
         result = run_report(name, params, con)
     finally:
@@ -112,12 +125,16 @@ def versions(
     include_failed: IncludeFailed = False,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
     fmt: FormatOpt = Format.table,
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Installed versions of one package, newest first: projects and builds per version."""
     _run(
         "versions",
         warehouse,
         fmt,
+        engine,
+        spark_master,
         since=since,
         until=until,
         last=last,
@@ -141,12 +158,16 @@ def top(
     include_failed: IncludeFailed = False,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
     fmt: FormatOpt = Format.table,
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Most used packages of an ecosystem (normalized names; default limit 50)."""
     _run(
         "top",
         warehouse,
         fmt,
+        engine,
+        spark_master,
         since=since,
         until=until,
         last=last,
@@ -173,12 +194,16 @@ def adoption(
     include_failed: IncludeFailed = False,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
     fmt: FormatOpt = Format.table,
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """How fast releases are taken up: projects per version in each week or month."""
     _run(
         "adoption",
         warehouse,
         fmt,
+        engine,
+        spark_master,
         since=since,
         until=until,
         last=last,
@@ -204,12 +229,16 @@ def extensions(
     include_failed: IncludeFailed = False,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
     fmt: FormatOpt = Format.table,
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Doctool extensions by projects."""
     _run(
         "extensions",
         warehouse,
         fmt,
+        engine,
+        spark_master,
         since=since,
         until=until,
         last=last,
@@ -230,12 +259,16 @@ def themes(
     include_failed: IncludeFailed = False,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
     fmt: FormatOpt = Format.table,
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Doctool themes by projects."""
     _run(
         "themes",
         warehouse,
         fmt,
+        engine,
+        spark_master,
         since=since,
         until=until,
         last=last,
@@ -263,12 +296,16 @@ def breakdown(
     include_failed: IncludeFailed = False,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
     fmt: FormatOpt = Format.table,
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Projects and builds per value of a build column, a build tool or a config key."""
     _run(
         "breakdown",
         warehouse,
         fmt,
+        engine,
+        spark_master,
         since=since,
         until=until,
         last=last,
@@ -289,12 +326,16 @@ def config_keys(
     include_failed: IncludeFailed = False,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
     fmt: FormatOpt = Format.table,
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Config keys users really set (dotted paths), by projects."""
     _run(
         "config-keys",
         warehouse,
         fmt,
+        engine,
+        spark_master,
         since=since,
         until=until,
         last=last,
@@ -324,12 +365,16 @@ def impact(
     include_failed: IncludeFailed = False,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
     fmt: FormatOpt = Format.table,
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Who breaks if we drop something: projects whose latest build matches every --where."""
     _run(
         "impact",
         warehouse,
         fmt,
+        engine,
+        spark_master,
         since=since,
         until=until,
         last=last,
@@ -351,12 +396,16 @@ def build_time(
     include_failed: IncludeFailed = False,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
     fmt: FormatOpt = Format.table,
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Build length per project (seconds): p50, p95, max; slowest p95 first (default limit 50)."""
     _run(
         "build-time",
         warehouse,
         fmt,
+        engine,
+        spark_master,
         since=since,
         until=until,
         last=last,

@@ -20,10 +20,8 @@ __all__ = ["ENGINES", "connect", "literal", "to_spark_sql"]
 
 
 def connect(url: str, engine: str = "duckdb", spark_master: str | None = None) -> Any:
-    """A connection on the warehouse at `url` for `engine` (`duckdb` or `spark`)."""
+    """A connection on the warehouse at `url` for `engine` (`spark_master` is Spark's only)."""
     if engine == "duckdb":
-        if spark_master is not None:
-            raise UsageError("--spark-master needs --engine spark")
         from buildcensus.reports import connect_warehouse
 
         return connect_warehouse(url)
