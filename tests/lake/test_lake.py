@@ -67,11 +67,13 @@ def test_heavy_parts_stored_once(lake, record_dict, tmp_path):
 def test_same_day_duplicate_is_a_reference(lake, record_dict):
     first = lake.store(parse_record(record_dict))
     record_dict["build"].update(id=43, start="2026-12-01T18:00:00Z", length=99.0)
+    record_dict["collector"] = {"seconds": 0.25}
     dup = lake.store(parse_record(record_dict))
     assert dup.status == "duplicate"
     assert dup.duplicate_of == first.key
     assert dup.key == "telemetry/duplicates/2026/12/2026-12-01-43.json"
     back = lake.get("43")
+    assert back == parse_record(record_dict).to_json_dict()  # nothing of the duplicate lost
     assert back["build"]["id"] == 43 and back["build"]["length"] == 99.0
     assert back["packages"] == lake.get("42")["packages"]
     assert len(list(lake.iter_keys())) == 2

@@ -150,6 +150,7 @@ class Lake:
                 "project": doc["project"]["slug"],
                 "version": doc["version"]["slug"],
                 "build": {k: doc["build"][k] for k in ("id", "start", "length")},
+                "collector": doc["collector"],
             }
             self.storage.put(dkey, canonical(ref))
             return StoreResult("duplicate", dkey, target)
@@ -212,7 +213,11 @@ class Lake:
         doc = self.read_raw(key)
         if "duplicate_of" in doc:
             original = self.hydrate(self.read_raw(doc["duplicate_of"]))
-            return {**original, "build": {**original["build"], **doc["build"]}}
+            return {
+                **original,
+                "build": {**original["build"], **doc["build"]},
+                "collector": doc.get("collector", original["collector"]),
+            }
         return self.hydrate(doc)
 
     def find(self, ref: str) -> str:
