@@ -9,6 +9,8 @@ unchanged and a re-run completes them exactly.
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -18,9 +20,9 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from buildcensus.errors import BuildcensusError, WarehouseError
-from buildcensus.lake import Lake, canonical, forgotten_projects
-from buildcensus.lake.keys import DUPLICATES
+from buildcensus.errors import BuildcensusError, NotFoundError, WarehouseError
+from buildcensus.lake import Lake, LocalStorage, canonical, forgotten_projects
+from buildcensus.lake.keys import BLOBS, DUPLICATES
 from buildcensus.names import normalize
 from buildcensus.versions import is_prerelease, sort_key
 from buildcensus.warehouse._monthly import aggregate
@@ -33,6 +35,7 @@ from buildcensus.warehouse._schema import (
 from buildcensus.warehouse._store import State, Store, collect_garbage, commit_run, new_run_id
 
 Progress = Callable[[int, int], None]
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 BUILD_COLUMNS = SCHEMAS["builds"].names
 _SET_TABLES = ("package_sets", "configs", "config_keys", "config_values", "doctool_sets")
@@ -151,22 +154,22 @@ def _flatten(
 
 
 class _Columns:
-    """Rows of one table, kept as one Python list per column."""
+    """Rows of one table, as tuples; turned into Arrow columns once per batch."""
 
     def __init__(self, table: str) -> None:
         self.schema = SCHEMAS[table]
-        self.cols: list[list[Any]] = [[] for _ in self.schema.names]
+        self.rows: list[tuple[Any, ...]] = []
 
     def add(self, *values: Any) -> None:
-        for col, v in zip(self.cols, values, strict=True):
-            col.append(v)
+        self.rows.append(values)
 
     def __len__(self) -> int:
-        return len(self.cols[0])
+        return len(self.rows)
 
     def to_arrow(self) -> pa.Table:
+        cols = list(zip(*self.rows, strict=True))
         try:
-            arrays = [pa.array(c, type=f.type) for c, f in zip(self.cols, self.schema, strict=True)]
+            arrays = [pa.array(c, type=f.type) for c, f in zip(cols, self.schema, strict=True)]
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
             raise WarehouseError(f"cannot convert rows: {exc}") from None
         return pa.Table.from_arrays(arrays, schema=self.schema)
@@ -196,6 +199,10 @@ class Importer:
         self.known["tools"] = set()
         self.known_versions: set[tuple[str, str]] = set()
         self.forgotten = forgotten_projects(lake)
+        storage = lake.storage
+        self._root = (
+            os.path.join(os.fspath(storage.root), "") if isinstance(storage, LocalStorage) else None
+        )
         self._doctool_ids: dict[tuple[Any, ...], str | None] = {}
         self._tools_ids: dict[tuple[Any, ...], str | None] = {}
         self._load_known()
@@ -244,8 +251,11 @@ class Importer:
     def _content(self, digest: str, inline: Any, what: str) -> Any:
         if inline is not None:
             return inline
+        if not _DIGEST.fullmatch(digest):
+            raise BadDocument(f"{what}: invalid blob reference {digest[:70]!r}")
         try:
-            return self.lake._blob(digest)
+            # Each set is loaded once, so the lake's blob cache would only cost memory.
+            return orjson.loads(self._get(f"{BLOBS}/{digest[:2]}/{digest}.json"))
         except (BuildcensusError, ValueError, orjson.JSONDecodeError) as exc:
             raise BadDocument(f"{what}: blob {digest[:12]}: {exc}") from None
 
@@ -263,37 +273,51 @@ class Importer:
         items = self._content(digest, inline, what)
         if not isinstance(items, list):
             raise BadDocument(f"{what}: blob is not a list")
-        rows = []
-        for i, p in enumerate(items):
-            if not isinstance(p, dict) or not isinstance(p.get("name"), str):
-                raise BadDocument(f"{what}.{i}: package without a name")
-            name = p["name"]
-            norm = _str(p.get("normalized"), f"{what}.{i}.normalized") or normalize(ecosystem, name)
-            if scope == "user":
-                version = p.get("installed") if ecosystem == "pip" else None
-                spec = p.get("specifier") or ""
-            else:
-                version, spec = p.get("version"), None
-            channel = p.get("channel") if ecosystem == "conda" else None
-            version = _str(version, f"{what}.{i}.version")
-            rows.append(
-                (
-                    set_id,
-                    ecosystem,
-                    scope,
-                    name,
-                    norm,
-                    version,
-                    _str(spec, what),
-                    _str(channel, what),
-                )
-            )
-        table = batch.tables["package_sets"]
-        for r in rows:
-            table.add(*r)
-            self._version(batch, ecosystem, r[5])
+        out = batch.tables["package_sets"].rows
+        first = len(out)
+        try:
+            self._package_rows(batch, items, out, set_id, ecosystem, scope, what)
+        except BadDocument:
+            del out[first:]  # never half a set
+            raise
         self.known["package"].add(set_id)
         return set_id
+
+    def _package_rows(
+        self,
+        batch: _Batch,
+        items: list[Any],
+        out: list[tuple[Any, ...]],
+        set_id: str,
+        ecosystem: str,
+        scope: str,
+        what: str,
+    ) -> None:
+        user, pip, conda = scope == "user", ecosystem == "pip", ecosystem == "conda"
+        known_versions = self.known_versions
+        for i, p in enumerate(items):
+            try:
+                name = p["name"]
+                norm = p.get("normalized") or normalize(ecosystem, name)
+                if user:
+                    version = p.get("installed") if pip else None
+                    spec = p.get("specifier") or ""
+                else:
+                    version, spec = p.get("version"), None
+                channel = p.get("channel") if conda else None
+            except (TypeError, KeyError, AttributeError):
+                raise BadDocument(f"{what}.{i}: package without a name") from None
+            if not (
+                type(name) is str
+                and type(norm) is str
+                and (version is None or type(version) is str)
+                and (spec is None or type(spec) is str)
+                and (channel is None or type(channel) is str)
+            ):
+                raise BadDocument(f"{what}.{i}: expected strings")
+            out.append((set_id, ecosystem, scope, name, norm, version, spec, channel))
+            if version is not None and (ecosystem, version) not in known_versions:
+                self._version(batch, ecosystem, version)
 
     def _config(self, batch: _Batch, cfg: dict[str, Any]) -> str | None:
         user, final = cfg.get("user"), cfg.get("final")
@@ -441,11 +465,26 @@ class Importer:
             orjson.dumps(steps).decode() if steps else "[]",
         )
 
+    def _get(self, key: str) -> bytes:
+        """An object's bytes; plain `open` for local lakes (keys come from its own listing)."""
+        if self._root is None:
+            return self.lake.storage.get(key)
+        try:
+            with open(self._root + key, "rb") as f:
+                return f.read()
+        except (FileNotFoundError, IsADirectoryError):
+            raise NotFoundError(f"not in the lake: {key}") from None
+
     def _read(self, key: str) -> dict[str, Any]:
         try:
-            return self.lake.read_raw(key)
+            doc = orjson.loads(self._get(key))
+        except orjson.JSONDecodeError as exc:
+            raise BadDocument(f"malformed JSON: {exc}") from None
         except BuildcensusError as exc:
-            raise BadDocument(str(exc).removeprefix(f"{key}: ")) from None
+            raise BadDocument(str(exc)) from None
+        if not isinstance(doc, dict):
+            raise BadDocument("not a JSON object")
+        return doc
 
     def add(self, batch: _Batch, key: str) -> None:
         """Turn one lake document into rows of the batch (or quarantine it)."""

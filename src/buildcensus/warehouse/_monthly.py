@@ -11,7 +11,12 @@ from buildcensus.warehouse._store import State, Store, commit_run, month_of_path
 
 
 def monthly_sql(year: int, month: int) -> str:
-    """Package/version counts of one month: distinct projects and builds (duplicates incl.)."""
+    """Package/version counts of one month: distinct projects and builds (duplicates incl.).
+
+    Exact without joining every (build, package): builds are summed per set; a project that
+    used a single set of a kind (e.g. one `apt.all` list, the common case) is counted per set;
+    only projects with several sets of a kind are counted distinct per package.
+    """
     unions = " UNION ALL ".join(
         f"SELECT project, success, {c} AS set_id FROM builds "
         f"WHERE year = {year} AND month = {month} AND {c} IS NOT NULL"
@@ -20,20 +25,44 @@ def monthly_sql(year: int, month: int) -> str:
     return f"""
     WITH b AS ({unions}),
     x AS (
-        SELECT set_id, project, count(*) AS n, count(*) FILTER (WHERE success) AS ns
-        FROM b GROUP BY set_id, project
+        SELECT set_id, split_part(set_id, ':', 1) AS kind, project,
+               count(*) AS n, count(*) FILTER (WHERE success) AS ns
+        FROM b GROUP BY ALL
+    ),
+    pc AS (
+        SELECT kind, project, count(*) AS k, count(*) FILTER (WHERE ns > 0) AS ks
+        FROM x GROUP BY ALL
+    ),
+    xs AS (SELECT x.*, pc.k, pc.ks FROM x JOIN pc USING (kind, project)),
+    per_set AS (
+        SELECT set_id, sum(n) AS n, sum(ns) AS ns,
+               count(*) FILTER (WHERE k = 1) AS single,
+               count(*) FILTER (WHERE ks = 1 AND ns > 0) AS single_ok
+        FROM xs GROUP BY set_id
     ),
     pk AS (
         SELECT DISTINCT set_id, ecosystem, scope, normalized, version FROM package_sets
-        WHERE set_id IN (SELECT set_id FROM x)
+        WHERE set_id IN (SELECT set_id FROM per_set)
+    ),
+    by_set AS (
+        SELECT ecosystem, scope, normalized, version, sum(n) AS builds, sum(ns) AS ok_builds,
+               sum(single) AS single, sum(single_ok) AS single_ok
+        FROM per_set JOIN pk USING (set_id) GROUP BY ALL
+    ),
+    multi AS (
+        SELECT ecosystem, scope, normalized, version,
+               count(DISTINCT project) FILTER (WHERE k > 1) AS multi,
+               count(DISTINCT project) FILTER (WHERE ks > 1 AND ns > 0) AS multi_ok
+        FROM (SELECT * FROM xs WHERE k > 1) JOIN pk USING (set_id) GROUP BY ALL
     )
-    SELECT pk.ecosystem, pk.scope, pk.normalized, pk.version,
-           count(DISTINCT x.project) AS projects,
-           sum(x.n)::BIGINT AS builds,
-           count(DISTINCT x.project) FILTER (WHERE x.ns > 0) AS success_projects,
-           sum(x.ns)::BIGINT AS success_builds
-    FROM x JOIN pk USING (set_id)
-    GROUP BY ALL
+    SELECT s.ecosystem, s.scope, s.normalized, s.version,
+           (s.single + coalesce(m.multi, 0))::BIGINT AS projects,
+           s.builds::BIGINT AS builds,
+           (s.single_ok + coalesce(m.multi_ok, 0))::BIGINT AS success_projects,
+           s.ok_builds::BIGINT AS success_builds
+    FROM by_set s LEFT JOIN multi m
+      ON s.ecosystem = m.ecosystem AND s.scope = m.scope AND s.normalized = m.normalized
+     AND s.version IS NOT DISTINCT FROM m.version
     ORDER BY ALL
     """
 
