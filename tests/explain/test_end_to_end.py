@@ -26,7 +26,7 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def history(tmp_path_factory) -> tuple[Path, Path, str]:
+def history(tmp_path_factory) -> tuple[Path, Path, str, str]:
     """A planted regression stored in a lake and imported into a warehouse."""
     root = tmp_path_factory.mktemp("e2e")
     hist = generate(7, projects=70, days=21, plant=Plant("pip", "sphinx", harm=0.6), records=True)
@@ -37,11 +37,22 @@ def history(tmp_path_factory) -> tuple[Path, Path, str]:
         main(["import", "--lake", str(root / "lake"), "--warehouse", str(root / "wh")])
     assert exc.value.code == 0
     assert hist.planted is not None
-    return root / "lake", root / "wh", hist.planted
+    return root / "lake", root / "wh", hist.planted, _broken_project(hist.builds)
+
+
+def _broken_project(builds) -> str:
+    """A project whose failed build follows a successful one."""
+    seen_ok = set()
+    for b in sorted(builds, key=lambda b: b["start"]):
+        if b["success"]:
+            seen_ok.add(b["project"])
+        elif b["project"] in seen_ok:
+            return b["project"]
+    raise AssertionError("the history has no broken project")
 
 
 def test_cli_report_regressions(history, capsys):
-    lake, wh, planted = history
+    lake, wh, planted, _ = history
     code, out, err = run(
         capsys, "report", "regressions", "--warehouse", str(wh), "--format", "json"
     )
@@ -64,18 +75,19 @@ def test_cli_report_regressions(history, capsys):
 
 
 def test_cli_last_good_from_the_warehouse(history, capsys):
-    lake, wh, planted = history
+    lake, wh, planted, project = history
     args = ["--lake", str(lake), "--warehouse", str(wh), "--format", "json"]
-    # Some project broke after moving to the bad release; find one through the report's data.
-    code, out, err = run(capsys, "diff", "--project", "p0000", "--last-good", *args)
-    if code == 1:  # this project never failed after a success: nothing to explain
-        assert "no " in err
-        return
+    code, out, err = run(capsys, "diff", "--project", project, "--last-good", *args)
+    assert code == 0, err
     data = json.loads(out)
     assert data["last_good"]["source"] == "warehouse"
     assert data["build"]["from"]["success"] is True and data["build"]["to"]["success"] is False
-    code, out2, _ = run(capsys, "diff", "--project", "p0000", "--last-good", "--scan-lake", *args)
+    code, out2, _ = run(capsys, "diff", "--project", project, "--last-good", "--scan-lake", *args)
     assert json.loads(out2)["last_good"] | {"source": "warehouse"} == data["last_good"]
+    good, failed = data["last_good"]["good"], data["last_good"]["failed"]
+    code, out3, _ = run(capsys, "diff", good, failed, *args)  # ids found via the warehouse
+    assert code == 0
+    assert {k: v for k, v in json.loads(out3).items()} | {"last_good": data["last_good"]} == data
 
 
 @pytest.fixture
@@ -87,7 +99,7 @@ def tokens(tmp_path):
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_http_api(history, tokens, anyio_backend):
-    lake, wh, planted = history
+    lake, wh, planted, _ = history
     f, read, write = tokens
     app = create_app(ServiceSettings(lake_url=str(lake), warehouse_url=str(wh), tokens_file=f))
     transport = httpx.ASGITransport(app=app)

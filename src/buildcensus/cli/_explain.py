@@ -86,7 +86,7 @@ def diff(
         bool,
         typer.Option(
             "--scan-lake",
-            help="With --last-good: search the lake even when the warehouse has the project.",
+            help="Find builds by scanning the lake even when the warehouse knows them.",
         ),
     ] = False,
     fmt: Annotated[DiffFormat, typer.Option("--format", help="table or json.")] = (
@@ -96,20 +96,22 @@ def diff(
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
 ) -> None:
     """What changed between two builds: packages, config keys, Python, OS, tools, doctool."""
+    if last_good and (project is None or build_a is not None):
+        raise UsageError("--last-good takes --project SLUG [--version SLUG] and no build ids")
+    if not last_good and (build_a is None or build_b is None or project or version):
+        raise UsageError("give two builds (BUILD_A BUILD_B), or --project SLUG --last-good")
     lk = open_lake(lake)
-    if last_good:
-        if project is None or build_a is not None:
-            raise UsageError("--last-good takes --project SLUG [--version SLUG] and no build ids")
-        con = None if scan_lake else warehouse_connection(warehouse)
-        try:
+    con = None if scan_lake else warehouse_connection(warehouse)
+    try:
+        if last_good:
+            assert project is not None
             result = last_good_diff(lk, project, version, con)
-        finally:
-            if con is not None:
-                con.close()
-    else:
-        if build_a is None or build_b is None or project is not None or version is not None:
-            raise UsageError("give two builds (BUILD_A BUILD_B), or --project SLUG --last-good")
-        result = diff_builds(lk, build_a, build_b)
+        else:
+            assert build_a is not None and build_b is not None
+            result = diff_builds(lk, build_a, build_b, con)
+    finally:
+        if con is not None:
+            con.close()
     if fmt == DiffFormat.json:
         typer.echo(dumps(result))
     else:
@@ -136,7 +138,7 @@ def _print_diff(result: dict[str, Any]) -> None:
     console.print(f"from {who(a)}\n  to {who(b)}", highlight=False)
     rows = list(iter_changes(result))
     if not rows:
-        console.print("no changes")
+        console.print("no changes in packages, config, Python, OS, tools or doctool")
         return
     table = Table()
     for col in ("section", "what", "change", "from", "to"):

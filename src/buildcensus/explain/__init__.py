@@ -50,9 +50,24 @@ __all__ = [
 ]
 
 
-def diff_builds(lake: Lake, a: str, b: str) -> dict[str, Any]:
-    """What changed from build `a` to build `b` (build ids or lake keys)."""
-    return diff_records(lake.get(a), lake.get(b))
+def _key(lake: Lake, ref: str, warehouse: Any) -> str:
+    """The lake key of a build id: from the warehouse when it knows it (a lookup instead of a
+    listing of the whole lake), else from the lake."""
+    if warehouse is not None and "/" not in ref:
+        rows = warehouse.execute("SELECT key FROM builds WHERE build_id = $id", {"id": ref})
+        found = rows.fetchall()
+        if found:
+            return found[0][0]
+    return lake.find(ref)
+
+
+def diff_builds(lake: Lake, a: str, b: str, warehouse: Any = None) -> dict[str, Any]:
+    """What changed from build `a` to build `b` (build ids or lake keys).
+
+    `warehouse`, a connection with a `builds` table, only speeds up finding the builds; the
+    records always come from the lake.
+    """
+    return diff_records(lake.load(_key(lake, a, warehouse)), lake.load(_key(lake, b, warehouse)))
 
 
 def last_good_diff(

@@ -17,8 +17,8 @@ from starlette.concurrency import run_in_threadpool
 from buildcensus.errors import NotFoundError, QueryError, WarehouseError
 from buildcensus.explain import COLUMNS, EXTRA_COLUMNS, RegressionQuery, diff_builds, parse_when
 from buildcensus.explain import find_regressions as _find
-from buildcensus.explain._sources import require_warehouse
-from buildcensus.lake import open_lake
+from buildcensus.explain._sources import require_warehouse, warehouse_connection
+from buildcensus.lake import Lake, open_lake
 from buildcensus.names import is_build_id
 from buildcensus.service.builds_api import json_response
 from buildcensus.service.http_errors import ERROR_RESPONSES, ApiError, ErrorBody
@@ -34,6 +34,16 @@ def _check_id(value: str, name: str) -> None:
         raise ApiError(422, "invalid_build_id", "letters, digits, '-' and '_' only", name)
 
 
+def _diff(lake: Lake, warehouse_url: str, a: str, b: str) -> dict[str, Any]:
+    """The diff, finding the builds through the warehouse when it knows them."""
+    con = warehouse_connection(warehouse_url)
+    try:
+        return diff_builds(lake, a, b, con)
+    finally:
+        if con is not None:
+            con.close()
+
+
 @router.get(
     "/api/v1/builds/{a}/diff/{b}",
     summary="What changed between two builds",
@@ -45,7 +55,7 @@ async def build_diff(request: Request, a: str, b: str) -> Response:
     _check_id(b, "b")
     lake = open_lake(request.app.state.lake_url)
     try:
-        result = await run_in_threadpool(diff_builds, lake, a, b)
+        result = await run_in_threadpool(_diff, lake, request.app.state.warehouse_url, a, b)
     except NotFoundError as exc:
         raise ApiError(404, "not_found", str(exc)) from None
     return json_response(result)
