@@ -199,14 +199,20 @@ class SparkConnection:
 
 
 def connect_spark(url: str, master: str | None = None) -> SparkConnection:
-    """A Spark session on `master` with the warehouse at `url` registered; close() stops it."""
+    """A Spark session on `master` with the warehouse at `url` registered.
+
+    close() stops the session only if this call started it (not one the process already had).
+    """
+    running = _pyspark().SparkSession.getActiveSession()
     spark = spark_session(master)
+    owned = running is None
     try:
         register_warehouse(spark, url)
     except BaseException:
-        spark.stop()
+        if owned:
+            spark.stop()
         raise
-    return SparkConnection(spark, owned=True)
+    return SparkConnection(spark, owned=owned)
 
 
 def run_report_spark(name: str, params: Any, session: Any, *, max_rows: int | None = None) -> Any:
