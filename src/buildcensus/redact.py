@@ -65,9 +65,20 @@ _SKIP = {
 }
 
 
+# One cheap pass that every secret pattern above implies; most strings stop here.
+_MAYBE_RE = re.compile(
+    r"gh[pousr]_|github_pat_|glpat-|AKIA|ASIA|xox[abposr]-|pypi-|npm_|sk[-_]|AIza|eyJ"
+    r"|PRIVATE KEY|@|TOKEN|SECRET|PASS|KEY|CREDENTIAL|--|Bearer|Basic",
+    re.IGNORECASE,
+)
+# Installed-package lists hold registry names and versions only: no place for a secret,
+# except a conda channel, which may be a URL with a token.
+_PACKAGE_LISTS = (("pip", "all"), ("pip", "top_level"), ("apt", "all"), ("apt", "user"))
+
+
 def redact_text(text: str) -> tuple[str, int]:
     """Mask secret-looking parts of a string; returns (new text, number of masks)."""
-    if len(text) < 8:
+    if len(text) < 8 or not _MAYBE_RE.search(text):
         return text, 0
     original = text
     text = _TOKEN_RE.sub(MASK, text)
@@ -129,11 +140,35 @@ def redact_value(value: Any, path: tuple[str, ...] = ()) -> tuple[Any, int]:
     return value, 0
 
 
+def redact_document(doc: dict[str, Any]) -> int:
+    """Mask secrets in a record's JSON document in place; adds the count to `redactions`."""
+    packages = doc.get("packages") or {}
+    total = 0
+    for key in list(doc):
+        if key == "packages" or (key,) in _SKIP:
+            continue
+        doc[key], n = redact_value(doc[key], (key,))
+        total += n
+    for eco, scopes in packages.items():
+        for scope, items in scopes.items():
+            if (eco, scope) in _PACKAGE_LISTS:
+                continue
+            if (eco, scope) == ("conda", "all"):
+                for item in items:
+                    if item.get("channel"):
+                        item["channel"], n = redact_text(item["channel"])
+                        total += n
+                continue
+            scopes[scope], n = redact_value(items, ("packages", eco, scope))
+            total += n
+    if total:
+        doc["redactions"] = doc.get("redactions", 0) + total
+    return total
+
+
 def redact_record(record: BuildRecord) -> BuildRecord:
     """A copy of the record with secrets masked and `redactions` increased by their count."""
     data = record.model_dump(mode="json")
-    cleaned, count = redact_value(data)
-    if count == 0:
+    if redact_document(data) == 0:
         return record
-    cleaned["redactions"] = record.redactions + count
-    return BuildRecord.model_validate(cleaned)
+    return BuildRecord.model_validate(data)

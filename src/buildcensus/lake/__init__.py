@@ -32,7 +32,7 @@ from buildcensus.lake.keys import (
 from buildcensus.lake.storage import LocalStorage, Storage, open_storage
 from buildcensus.names import is_project_slug
 from buildcensus.record import BuildRecord
-from buildcensus.redact import redact_record
+from buildcensus.redact import redact_document
 
 __all__ = [
     "HEAVY_PATHS",
@@ -129,7 +129,8 @@ class Lake:
         """
         if self.storage.exists(forgotten_key(record.project.slug)):
             raise LakeError(f"project {record.project.slug} opted out (forgotten): not stored")
-        doc = redact_record(record).to_json_dict()
+        doc = record.to_json_dict()
+        redact_document(doc)
         start, bid = record.build.start, record.build.id
         key = build_key(start, bid)
         dkey = duplicate_key(start, bid)
