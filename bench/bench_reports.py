@@ -4,17 +4,20 @@ PostgreSQL 15 table with a JSONB column per build, the way the original platform
 Same data, same run, same questions; the answers are checked to agree before timing.
 Starts a throwaway PostgreSQL cluster from Debian's package (needs root) and removes it after.
 
-    python bench/bench_reports.py [--builds 1000000] [--repeat 3]
+    python bench/bench_reports.py [--builds 1000000] [--repeat 3] [--only NAME ...]
+        [--no-pg] [--warehouse /tmp/DIR]   # profiling: warehouse side only, kept and reused
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
 import shutil
 import socket
+import statistics
 import subprocess
 import tempfile
 import time
@@ -24,9 +27,9 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.fs as pafs
 
-from buildcensus.reports import make_params, run_report
+from buildcensus.reports import connect_warehouse, make_params, run_report
 from buildcensus.versions import is_prerelease, is_valid, matches, sort_key
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -115,82 +118,113 @@ def _keys(cfg: dict[str, Any], prefix: str = "") -> list[str]:
     return out
 
 
-def write_warehouse(data: dict[str, Any], root: Path) -> None:
-    """The tables of docs/warehouse.md (the columns the reports read), as Parquet."""
-    b = data["builds"]
-    cols = {
-        "build_id": [x["build_id"] for x in b], "project": [x["project"] for x in b],
-        "start": [x["start"] for x in b], "length": [x["length"] for x in b],
-        "success": [x["success"] for x in b], "trigger": [x["trigger"] for x in b],
-        "python": [x["python"] for x in b], "os": [x["os"] for x in b],
-        "doctool": ["sphinx"] * len(b), "theme": [data["doctools"][x["doctool"]][1] for x in b],
-        "builder": ["html"] * len(b), "config_id": [f"c{x['config']}" for x in b],
-        "config_version": ["2"] * len(b), "pip_user_set": [None] * len(b),
-        "pip_top_level_set": [None] * len(b), "pip_all_set": [f"pip.all:{x['pip']}" for x in b],
-        "conda_user_set": [None] * len(b), "conda_all_set": [None] * len(b),
-        "apt_user_set": [None] * len(b), "apt_all_set": [None] * len(b),
-        "doctool_set": [f"d{x['doctool']}" for x in b], "tools_set": [None] * len(b),
-        "year": [x["start"].year for x in b], "month": [x["start"].month for x in b],
-    }  # fmt: skip
-    table = pa.table(cols).cast(pa.schema([
-        (k, pa.timestamp("us") if k == "start" else pa.float64() if k == "length"
-         else pa.bool_() if k == "success" else pa.int32() if k in ("year", "month")
-         else pa.string()) for k in cols
-    ]))  # fmt: skip
-    pq.write_to_dataset(table, root / "builds", partition_cols=["year", "month"])
+def _sid(prefix: str, i: int) -> str:
+    """A content-hash-like id, as the importer makes them (sha256 hex)."""
+    return prefix + hashlib.sha256(f"{prefix}{i}".encode()).hexdigest()
+
+
+def write_warehouse(data: dict[str, Any], root: Path, batch: int = 50_000) -> None:
+    """The tables of docs/warehouse.md, laid out as `buildcensus import` writes them.
+
+    Lake keys sort by date, so each import run of `batch` documents covers a few days: one
+    builds part per (run, month), rows sorted by (start, key), zstd, committed by a manifest —
+    `open_warehouse(root).connect()` then reads it like any imported warehouse.
+    """
+    from buildcensus.warehouse._schema import SCHEMAS
+    from buildcensus.warehouse._store import Store, commit_run, new_run_id
+
+    store = Store(pafs.LocalFileSystem(), str(root))
+    pip_ids = [_sid("pip.all:", i) for i in range(len(data["pip_sets"]))]
+    cfg_ids = [_sid("", 10_000_000 + i) for i in range(len(data["configs"]))]
+    dt_ids = [_sid("", 20_000_000 + i) for i in range(len(data["doctools"]))]
+    b = sorted(data["builds"], key=lambda x: (x["start"], x["build_id"]))
+    n = len(b)
+    for lo in range(0, max(n, 1), batch):
+        chunk = b[lo : lo + batch]
+        run_id = new_run_id()
+        by_month: dict[tuple[int, int], list[dict[str, Any]]] = {}
+        for x in chunk:
+            by_month.setdefault((x["start"].year, x["start"].month), []).append(x)
+        added: dict[str, list[str]] = {}
+        for (y, m), rows in sorted(by_month.items()):
+            keys = [f"telemetry/builds/{x['start']:%Y/%m/%Y-%m-%d}-{x['build_id']}.json"
+                    for x in rows]  # fmt: skip
+            k = len(rows)
+            cols: dict[str, list[Any]] = {
+                "build_id": [x["build_id"] for x in rows], "key": keys, "duplicate_of": [None] * k,
+                "project": [x["project"] for x in rows],
+                "project_id": [int(x["project"][8:]) for x in rows], "version": ["latest"] * k,
+                "version_id": [int(x["project"][8:]) * 10 for x in rows],
+                "organization": [None] * k, "start": [x["start"] for x in rows],
+                "day": [x["start"].date() for x in rows], "length": [x["length"] for x in rows],
+                "success": [x["success"] for x in rows], "commit": [None] * k,
+                "trigger": [x["trigger"] for x in rows], "python": [x["python"] for x in rows],
+                "os": [x["os"] for x in rows], "doctool": ["sphinx"] * k,
+                "theme": [data["doctools"][x["doctool"]][1] for x in rows],
+                "builder": ["html"] * k, "config_id": [cfg_ids[x["config"]] for x in rows],
+                "config_version": ["2"] * k, "pip_all_set": [pip_ids[x["pip"]] for x in rows],
+                "doctool_set": [dt_ids[x["doctool"]] for x in rows],
+                "n_errors": [0] * k, "redactions": [0] * k,
+                "collector_seconds": [0.5] * k,
+            }  # fmt: skip
+            schema = SCHEMAS["builds"]
+            table = pa.Table.from_arrays(
+                [pa.array(cols.get(f.name, [None] * k), type=f.type) for f in schema],
+                schema=schema,
+            )
+            rel = f"builds/year={y:04d}/month={m:02d}/part-{run_id}.parquet"
+            store.write_table(rel, table)
+            added.setdefault("builds", []).append(rel)
+        if lo == 0:
+            for name, rows in _dimension_rows(data, pip_ids, cfg_ids, dt_ids).items():
+                schema = SCHEMAS[name]
+                table = pa.Table.from_pylist(
+                    [dict(zip(schema.names, r, strict=False)) for r in rows], schema=schema
+                )
+                rel = f"{name}/part-{run_id}.parquet"
+                store.write_table(rel, table)
+                added.setdefault(name, []).append(rel)
+        now = datetime.now().isoformat()
+        run = {"run_id": run_id, "kind": "import", "started": now, "finished": now, "keys": [],
+               "quarantined": [], "added": added}  # fmt: skip
+        commit_run(store, run)
+
+
+def _dimension_rows(
+    data: dict[str, Any], pip_ids: list[str], cfg_ids: list[str], dt_ids: list[str]
+) -> dict[str, list[tuple]]:
     ps = [
-        (f"pip.all:{i}", "pip", "all", n, n, v)
+        (pip_ids[i], "pip", "all", n, n, v, None, None)
         for i, s in enumerate(data["pip_sets"])
         for n, v in s
     ]
-    _write(
-        root, "package_sets", ["set_id", "ecosystem", "scope", "name", "normalized", "version"], ps
-    )
-    ds = [(f"d{i}", "extension", e) for i, (exts, _) in enumerate(data["doctools"]) for e in exts]
-    ds += [(f"d{i}", "theme", t) for i, (_, t) in enumerate(data["doctools"])]
-    _write(root, "doctool_sets", ["set_id", "kind", "name"], ds)
-    _write(root, "tools_sets", ["set_id", "name", "version"], [("t", "python", "3")])
-    ck = [(f"c{i}", k) for i, c in enumerate(data["configs"]) for k in _keys(c)]
-    _write(root, "config_keys", ["config_id", "key"], ck)
+    ds = [(dt_ids[i], "extension", e) for i, (exts, _) in enumerate(data["doctools"]) for e in exts]
+    ds += [(dt_ids[i], "theme", t) for i, (_, t) in enumerate(data["doctools"])]
+    ck = [(cfg_ids[i], k) for i, c in enumerate(data["configs"]) for k in _keys(c)]
     cv = [
-        (f"c{i}", "build.os", c["build"]["os"], True, "final")
+        (cfg_ids[i], "build.os", c["build"]["os"], True, "final")
         for i, c in enumerate(data["configs"])
     ]
-    _write(root, "config_values", ["config_id", "key", "value", "user_set", "source"], cv)
+    cf = [
+        (cfg_ids[i], "2", json.dumps(c), json.dumps(c), True) for i, c in enumerate(data["configs"])
+    ]
     vs = sorted(
         {("pip", v) for s in data["pip_sets"] for _, v in s} | {("python", p) for p in PYTHONS}
     )
-    _write(
-        root,
-        "versions",
-        ["ecosystem", "version", "sort_key", "is_prerelease", "valid"],
-        [(e, v, sort_key(e, v), is_prerelease(e, v), is_valid(e, v)) for e, v in vs],
-    )
-
-
-def _write(root: Path, table: str, names: list[str], rows: list[tuple]) -> None:
-    (root / table).mkdir(parents=True, exist_ok=True)
-    arrays = [pa.array([r[i] for r in rows]) for i in range(len(names))]
-    pq.write_table(pa.table(arrays, names=names), root / table / "part-bench.parquet")
+    return {
+        "package_sets": ps,
+        "doctool_sets": ds,
+        "tools_sets": [(_sid("", 30_000_000), "python", "3")],
+        "configs": cf,
+        "config_keys": ck,
+        "config_values": cv,
+        "versions": [(e, v, sort_key(e, v), is_prerelease(e, v), is_valid(e, v)) for e, v in vs],
+    }
 
 
 def connect_duckdb(root: Path) -> duckdb.DuckDBPyConnection:
-    """One view per table, as `open_warehouse(url).connect()` gives."""
-    con = duckdb.connect(config={"threads": "2"})
-    con.execute(
-        f"CREATE VIEW builds AS SELECT * FROM read_parquet('{root}/builds/*/*/*.parquet', "
-        "hive_partitioning=true, hive_types={'year': INTEGER, 'month': INTEGER})"
-    )
-    for t in (
-        "package_sets",
-        "doctool_sets",
-        "tools_sets",
-        "config_keys",
-        "config_values",
-        "versions",
-    ):
-        con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{root}/{t}/*.parquet')")
-    return con
+    """The connection `buildcensus report` uses: `open_warehouse(root).connect()`."""
+    return connect_warehouse(str(root))
 
 
 # ------------------------------------------------------------------------------ PostgreSQL
@@ -345,46 +379,69 @@ def _same(name: str, ours: Any, theirs: Any) -> bool:
 
 
 def timed(fn, repeat: int) -> tuple[float, Any]:
-    best, result = float("inf"), None
+    """Median wall time of `repeat` runs (the machine is shared: medians, not minima)."""
+    times, result = [], None
     for _ in range(repeat):
         t0 = time.perf_counter()
         result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--builds", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", nargs="*", help="report names to run (default: all)")
+    ap.add_argument("--no-pg", action="store_true", help="warehouse side only (profiling)")
+    ap.add_argument(
+        "--warehouse",
+        type=Path,
+        help="keep the generated warehouse in this directory and reuse it when present",
+    )
     args = ap.parse_args()
-    if os.geteuid() != 0:
+    if os.geteuid() != 0 and not args.no_pg:
         raise SystemExit("needs root (to run initdb as the postgres user)")
-    t0 = time.perf_counter()
-    data = generate(args.builds)
-    print(f"generated {len(data['builds']):,} builds in {time.perf_counter() - t0:.1f} s")
+    names = args.only or list(REPORT_ARGS)
+    reuse = args.warehouse is not None and (args.warehouse / "_manifest").is_dir()
+    data: dict[str, Any] | None = None
+    if not (reuse and args.no_pg):
+        t0 = time.perf_counter()
+        data = generate(args.builds)
+        print(f"generated {len(data['builds']):,} builds in {time.perf_counter() - t0:.1f} s")
     work = Path(tempfile.mkdtemp(prefix="bench-reports-"))
-    pg = Postgres()
+    wh = args.warehouse or work / "wh"
+    pg = None if args.no_pg else Postgres()
     try:
-        t0 = time.perf_counter()
-        write_warehouse(data, work / "wh")
-        print(f"warehouse written in {time.perf_counter() - t0:.1f} s")
-        pg.start()
-        t0 = time.perf_counter()
-        load_postgres(pg, data)
-        print(f"PostgreSQL loaded in {time.perf_counter() - t0:.1f} s")
-        con = connect_duckdb(work / "wh")
+        if not reuse:
+            assert data is not None
+            t0 = time.perf_counter()
+            write_warehouse(data, wh)
+            print(f"warehouse written in {time.perf_counter() - t0:.1f} s")
+        if pg is not None:
+            assert data is not None
+            pg.start()
+            t0 = time.perf_counter()
+            load_postgres(pg, data)
+            print(f"PostgreSQL loaded in {time.perf_counter() - t0:.1f} s")
+        con = connect_duckdb(wh)
         window = {"since": (NOW - timedelta(days=90)).isoformat(), "until": NOW.isoformat()}
         pg_args = {
             "since": NOW - timedelta(days=90), "until": NOW,
             "py": [p for p in PYTHONS if matches("python", p, "<3.9")],
             "sphinx": [v for v in SPHINX if matches("pip", v, "<5")],
         }  # fmt: skip
+        print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         print(f"\n{'report':<12} {'warehouse':>10} {'pg jsonb':>10} {'ratio':>8}  rows")
-        with pg.connect() as conn:
-            for name, kw in REPORT_ARGS.items():
-                params = make_params(**window, **kw)
+        conn = pg.connect() if pg is not None else None
+        try:
+            for name in names:
+                params = make_params(**window, **REPORT_ARGS[name])
                 dt, ours = timed(lambda n=name, p=params: run_report(n, p, con), args.repeat)
+                rows = len(ours["affected"]) if isinstance(ours, dict) else len(ours)
+                if conn is None:
+                    print(f"{name:<12} {dt * 1000:>8.0f}ms {'-':>10} {'-':>8}  {rows}")
+                    continue
                 pt, theirs = timed(
                     lambda n=name: conn.execute(PG_QUERIES[n], pg_args).fetchall(), args.repeat
                 )
@@ -392,12 +449,16 @@ def main() -> None:
                 if not same and os.environ.get("BENCH_DEBUG"):
                     a, b = _canon(name, ours), _canon(name, theirs)
                     print([(x, y) for x, y in zip(a, b, strict=False) if x != y][:3])
-                rows = len(ours["affected"]) if isinstance(ours, dict) else len(ours)
                 print(f"{name:<12} {dt * 1000:>8.0f}ms {pt * 1000:>8.0f}ms {pt / dt:>7.0f}x  "
                       f"{rows}{'' if same else '  ANSWERS DIFFER'}")  # fmt: skip
+        finally:
+            if conn is not None:
+                conn.close()
+        print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         con.close()
     finally:
-        pg.stop()
+        if pg is not None:
+            pg.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 
