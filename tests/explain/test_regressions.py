@@ -20,6 +20,7 @@ from buildcensus.explain import (
     holm,
     parse_when,
     regressions_sql,
+    score_rows,
 )
 
 
@@ -176,3 +177,23 @@ def test_window_and_query_validation():
         RegressionQuery(min_builds=0)
     with pytest.raises(QueryError, match="--since must be before"):
         RegressionQuery(since=now, until=now)
+
+
+@pytest.mark.parametrize("seed", [0, 11, 16])
+def test_co_moving_releases_are_explained_away(seed):
+    """In one pass, packages released while the bad one spread look guilty too (they moved in
+    the same builds); re-judged without the bad release's builds, they are not."""
+    hist = generate(seed, plant=Plant("pip", "sphinx", harm=0.5))
+    con = warehouse(hist)
+    query = RegressionQuery()
+    sql, params = regressions_sql(query)
+    one_pass = score_rows(con.execute(sql, params).fetchall())
+    flagged = {(r["package"], r["to"]) for r in one_pass if r["significant"]}
+    assert ("sphinx", hist.planted) in flagged and len(flagged) > 1
+    rows = find_regressions(con, query)
+    assert [(r["package"], r["to"]) for r in rows if r["significant"]] == [("sphinx", hist.planted)]
+    assert rows[0]["excluding"] == []
+    assert all(r["excluding"] == [f"pip sphinx {hist.planted}"] for r in rows[1:])
+    sql, params = regressions_sql(query, [("pip", "sphinx", hist.planted)])
+    assert params["x0_ver"] == hist.planted
+    assert ":x0_ver" in sqlglot.transpile(sql, read="duckdb", write="spark")[0]
