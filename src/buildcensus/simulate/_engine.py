@@ -431,7 +431,7 @@ class Simulator:
             uses_pr=rng.random() < 0.35,
             tag_prefix=rng.choice(["v", "", "v"]),
             release=[rng.choice([0, 0, 1, 1, 2, 3]), rng.randrange(12), rng.randrange(5)],
-            html_seconds=min(1500.0, rng.lognormvariate(math.log(25), 0.9)),
+            html_seconds=min(600.0, rng.lognormvariate(math.log(25), 0.9)),
             extensions=extensions,
             theme=theme,
             plugins=plugins,
