@@ -1,6 +1,6 @@
 """How fast `buildcensus simulate` fills a local lake.
 
-    python bench/bench_simulate.py                       # 1,000,000 builds: 20,000 projects x 100 days
+    python bench/bench_simulate.py              # 1,000,000 builds: 20,000 projects x 100 days
     python bench/bench_simulate.py --projects 2000 --days 10 --gen-only
 
 Each run generates the history (deterministic, seed 1) and stores every record through
