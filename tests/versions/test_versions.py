@@ -127,7 +127,7 @@ def test_pip_sorted_by_key_equals_sorted_by_packaging():
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     st.tuples(
         st.integers(0, 2),

@@ -35,8 +35,8 @@ def snapshot(wh: Warehouse) -> dict[str, list[tuple]]:
 
 @pytest.fixture(scope="session")
 def records():
-    """160 records over two months for 30 projects, ~5% same-day duplicates."""
-    return make_records(160, seed=5, projects=30, days=50)
+    """110 records over two months for 30 projects, ~5% same-day duplicates."""
+    return make_records(110, seed=5, projects=30, days=50)
 
 
 @pytest.fixture
