@@ -70,9 +70,9 @@ class Warehouse:
         create_views(con, self.files())
         con.execute(BUILD_PACKAGES_VIEW)
         if sandbox:
-            if self.store.local:
-                root = quote(self.store.os_path("") + os.sep)
-                con.execute(f"SET allowed_directories = [{root}]")
+            # Only the warehouse root stays readable (a directory, or the s3:// prefix).
+            root = quote(self.store.os_path("").rstrip("/" + os.sep) + "/")
+            con.execute(f"SET allowed_directories = [{root}]")
             con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
         return con
