@@ -273,3 +273,20 @@ def test_forget_project(lake, record_dict):
     assert forgotten_projects(lake) == {"demo"}
     with pytest.raises(LakeError, match="opted out"):
         lake.store(parse_record(record_dict))
+
+
+def test_group_commit_concurrent_stores(tmp_path, record_dict):
+    """Group commit: concurrent stores all return (after a shared sync) and all land."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    lake = Lake(LocalStorage(tmp_path / "lake", group_commit=True))
+
+    def one(i: int) -> str:
+        d = {**record_dict, "build": {**record_dict["build"], "id": i}, "python": f"3.{i}"}
+        return lake.store(parse_record(d)).status
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(one, range(40)))
+    assert statuses == ["stored"] * 40
+    assert len(list(lake.iter_keys())) == 40
+    assert lake.storage._group._done >= 1

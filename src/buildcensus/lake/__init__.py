@@ -126,7 +126,15 @@ class Lake:
         """Store a record; idempotent by build id; same-day duplicates become references.
 
         Secrets are redacted first (`buildcensus.redact`), so nothing secret-looking is stored.
+        Returns only once the write is durable (with group commit: after a shared sync).
         """
+        result = self._store(record)
+        sync = getattr(self.storage, "sync", None)
+        if sync is not None:
+            sync()
+        return result
+
+    def _store(self, record: BuildRecord) -> StoreResult:
         if self.storage.exists(forgotten_key(record.project.slug)):
             raise LakeError(f"project {record.project.slug} opted out (forgotten): not stored")
         doc = record.to_json_dict()
@@ -323,6 +331,7 @@ def forgotten_projects(lake: Lake) -> set[str]:
     }
 
 
-def open_lake(url: str, durable: bool = True) -> Lake:
-    """Open the lake at a path or URL (`durable=False`: no per-file fsync, for bulk loads)."""
-    return Lake(open_storage(url, durable=durable))
+def open_lake(url: str, durable: bool = True, group_commit: bool = False) -> Lake:
+    """Open the lake at a path or URL (`durable=False`: no per-file fsync, for bulk loads;
+    `group_commit=True`: concurrent stores share one file-system sync before returning)."""
+    return Lake(open_storage(url, durable=durable, group_commit=group_commit))

@@ -64,7 +64,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.state.tokens = TokenStore(settings.tokens_file)
     app.state.metrics = Metrics()
     app.state.ingestor = Ingestor(
-        open_lake(settings.lake_url),
+        open_lake(settings.lake_url, group_commit=True),
         settings.limits,
         OptOutList(settings.exclude_projects_file),
         app.state.metrics,
