@@ -214,3 +214,16 @@ def test_forget_project_rows_and_tombstones(lake, wh):
         "SELECT count(*) FROM builds WHERE project = ?", [other]
     ).fetchall() == [(0,)]
     forget_project(lake, project, datetime.now(UTC))
+
+
+def test_progress_bar_renders_documents_per_second(tmp_path, lake, capsys):
+    code, out, err = run(
+        capsys, "import", "--progress", "--lake", str(tmp_path / "lake"),
+        "--warehouse", str(tmp_path / "wh"),
+    )  # fmt: skip
+    assert code == 0 and out.startswith("imported ")
+    assert "documents/s" in err  # the bar (forced on; by default only on a terminal)
+    code, out, err = run(
+        capsys, "import", "--lake", str(tmp_path / "lake"), "--warehouse", str(tmp_path / "wh")
+    )
+    assert code == 0 and err == ""  # not a terminal: quiet

@@ -55,7 +55,9 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
         TextColumn("{task.fields[rate]} documents/s"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    tty = sys.stderr.isatty()
+    console = Console(stderr=True, force_terminal=True)  # --progress on a pipe: still draw
+    with Progress(*columns, console=console, transient=tty) as bar:
         task = bar.add_task("import", total=None, rate="-")
 
         def update(done: int, total: int) -> None:
