@@ -25,11 +25,10 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 @pytest.mark.parametrize(
     "args",
     [
-        ["report", "top", "--ecosystem", "pip", "--limit", "10", *WINDOW],
         ["report", "impact", "--where", "pip:sphinx>=7", "--where", "os=ubuntu-24.04", *WINDOW],
-        ["report", "regressions", "--since", SINCE, "--min-builds", "1"],
+        ["report", "regressions", "--since", SINCE, "--until", UNTIL, "--min-builds", "2"],
     ],
-    ids=["top", "impact", "regressions"],
+    ids=["impact", "regressions"],
 )
 def test_cli_spark_equals_duckdb(args, capsys, warehouse, spark):
     common = [*args, "--warehouse", warehouse, "--format", "json"]

@@ -27,27 +27,24 @@ SECOND_HALF = {"since": "2026-11-16T06:30:00Z", "until": UNTIL}
 CASES: list[tuple[str, dict[str, Any]]] = [
     ("versions", {"ecosystem": "pip", "package": "sphinx"}),
     ("versions", {"ecosystem": "pip", "package": "Sphinx", "include_failed": True, **LAST_WEEK}),
-    ("versions", {"ecosystem": "apt", "package": "cmake", "scope": "all"}),
     ("top", {"ecosystem": "pip", "limit": 0}),
     ("top", {"ecosystem": "pip", "scope": "user", "include_failed": True, **SECOND_HALF}),
-    ("top", {"ecosystem": "apt", "limit": 25}),
     ("adoption", {"ecosystem": "pip", "package": "sphinx", "by": "week"}),
     ("adoption", {"ecosystem": "pip", "package": "sphinx", "by": "month", "include_failed": True}),
-    ("extensions", {}),
-    ("extensions", {"kind": "plugin", "include_failed": True}),
+    ("extensions", {"include_failed": True}),
     ("themes", {**LAST_WEEK}),
     ("breakdown", {"by": "python"}),
     ("breakdown", {"by": "os", "include_failed": True}),
-    ("breakdown", {"by": "doctool"}),
-    ("breakdown", {"by": "builder", **SECOND_HALF}),
     ("breakdown", {"by": "tool:python"}),
-    ("breakdown", {"by": "config:build.os", "include_failed": True}),
+    ("breakdown", {"by": "config:build.os", **SECOND_HALF}),
     ("config-keys", {"limit": 0}),
     ("impact", {"where": ["pip:sphinx>=7", "python>=3.11"]}),
     ("impact", {"where": ["config:build", "os=ubuntu-24.04"], "include_failed": True}),
-    ("impact", {"where": ["apt:*", "tool:python<3.12"], "limit": 5}),
+    (
+        "impact",
+        {"where": ["apt:*", "tool:python<3.12", "config:build.os=ubuntu-22.04"], "limit": 5},
+    ),
     ("impact", {"where": ["pip:sphinx<1"]}),
-    ("impact", {"where": ["config:build.os=ubuntu-22.04", "doctool=sphinx"], **SECOND_HALF}),
     ("build-time", {"limit": 0}),
     ("build-time", {"include_failed": True, **LAST_WEEK}),
 ]
@@ -70,7 +67,7 @@ def _size(result: Any) -> int:
 
 @pytest.mark.parametrize(("name", "kw"), CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
 def test_same_answer_on_duckdb_and_spark(name, kw, duck, spark_wh):
-    params = make_params(**{**WINDOW, **kw})
+    params = make_params(**kw) if {"last", "since"} & set(kw) else make_params(**WINDOW, **kw)
     expected = run_report(name, params, duck)
     got = run_report_spark(name, params, spark_wh)
     if (name, tuple(kw.get("where", ()))) not in MAY_BE_EMPTY:
@@ -85,16 +82,15 @@ def test_max_rows_cuts_the_same_leading_rows(duck, spark_wh):
     )
 
 
-@pytest.mark.parametrize("min_builds", [1, 2])
-def test_regressions_same_on_both_engines(min_builds, duck, spark_wh):
-    query = RegressionQuery(since=datetime(2026, 11, 1), min_builds=min_builds, alpha=0.05)
+def test_regressions_same_on_both_engines(duck, spark_wh):
+    query = RegressionQuery(since=datetime(2026, 11, 1), min_builds=1, alpha=0.05)
     expected = find_regressions(duck, query)
     got = find_regressions(SparkConnection(spark_wh), query)
     assert expected, "the history should have candidate releases"
     assert typed(got) == typed(expected)
 
 
-def test_empty_warehouse_has_typed_empty_tables(duck, spark, tmp_path):
+def test_empty_warehouse_has_typed_empty_tables(spark, tmp_path):
     from buildcensus.engines.spark import register_warehouse
     from buildcensus.reports import connect_warehouse
 
@@ -103,12 +99,9 @@ def test_empty_warehouse_has_typed_empty_tables(duck, spark, tmp_path):
     empty = connect_warehouse(str(tmp_path / "wh"))
     params = make_params(**WINDOW, where=["pip:sphinx>=7", "config:build"])
     try:
-        assert run_report_spark("impact", params, spark) == run_report("impact", params, empty)
-        assert run_report_spark("impact", params, spark) == {
-            "projects": 0,
-            "builds": 0,
-            "affected": [],
-        }
+        got = run_report_spark("impact", params, spark)
+        assert got == run_report("impact", params, empty)
+        assert got == {"projects": 0, "builds": 0, "affected": []}
     finally:
         empty.close()
     types = {f.name: f.dataType.simpleString() for f in spark.table("builds").schema.fields}

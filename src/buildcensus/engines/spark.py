@@ -30,7 +30,16 @@ SESSION_CONF: dict[str, str] = {
     # Warehouse times are TIMESTAMP without zone; keep them so in SQL and in Python.
     "spark.sql.timestampType": "TIMESTAMP_NTZ",
     "spark.sql.adaptive.enabled": "true",
+    # Spark expands `${name}` anywhere in SQL text, string literals included: a bound value
+    # such as '${spark.hadoop.fs.s3a.secret.key}' would read the session's settings.
+    "spark.sql.variable.substitute": "false",
 }
+#: Runtime settings each query depends on, applied to sessions made elsewhere too.
+QUERY_CONF = (
+    "spark.sql.session.timeZone",
+    "spark.sql.timestampType",
+    "spark.sql.variable.substitute",
+)
 #: Extra settings for local masters: few shuffle partitions, loopback only.
 LOCAL_CONF: dict[str, str] = {
     "spark.sql.shuffle.partitions": "4",
@@ -73,9 +82,6 @@ def spark_session(master: str | None = None, app_name: str = "buildcensus") -> A
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WarehouseError(f"could not start Spark on {url}: {first}") from None
     spark.sparkContext.setLogLevel("ERROR")
-    # A session made elsewhere (getOrCreate) still needs the settings queries depend on.
-    for key in ("spark.sql.session.timeZone", "spark.sql.timestampType"):
-        spark.conf.set(key, SESSION_CONF[key])
     return spark
 
 
@@ -177,6 +183,9 @@ class SparkConnection:
     def __init__(self, spark: Any, owned: bool = False) -> None:
         self.spark = spark
         self._owned = owned
+        # Also for a session made elsewhere (getOrCreate may return one).
+        for key in QUERY_CONF:
+            spark.conf.set(key, SESSION_CONF[key])
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> SparkCursor:
         """Run DuckDB-dialect SQL with `$name` parameters as Spark SQL."""
