@@ -109,7 +109,11 @@ def build_sql(name: str, params: ReportParams) -> Sql:
 def run_report(
     name: str, params: ReportParams, conn: Any, *, max_rows: int | None = None
 ) -> Result:
-    """Run a named report on a DuckDB connection holding the warehouse views."""
+    """Run a named report on a connection holding the warehouse views.
+
+    DuckDB's, or anything with its `execute(sql, params)` -> cursor (`description`, `fetchall`,
+    `fetchmany`), e.g. `buildcensus.engines.spark.SparkConnection`: one path for every engine.
+    """
     report = get_report(name)
     if report.resolve is not None:
         params = report.resolve(params, conn)
