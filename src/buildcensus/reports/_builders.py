@@ -40,12 +40,72 @@ IS_STATE = "CASE WHEN rn = 1 THEN 1 ELSE 0 END"
 
 def window_filter(p: ReportParams) -> Sql:
     """WHERE clause of the builds in the window (successful only unless include_failed)."""
-    sql = "start >= $since AND start < $until AND year >= $y0 AND year <= $y1"
+    sql = (
+        "start >= $since AND start < $until AND year >= $y0 AND year <= $y1 "
+        "AND (year > $y0 OR month >= $m0) AND (year < $y1 OR month <= $m1)"
+    )
     if not p.include_failed:
         sql += " AND success = TRUE"
-    # `year` is the hive partition column: filtering on it lets both engines skip files.
+    # `year`/`month` are the hive partition columns: filtering on them lets both engines skip
+    # the files of months outside the window without opening them.
     last = p.until - timedelta(microseconds=1)
-    return sql, {"since": p.since, "until": p.until, "y0": p.since.year, "y1": last.year}
+    params = {
+        "since": p.since,
+        "until": p.until,
+        "y0": p.since.year,
+        "y1": last.year,
+        "m0": p.since.month,
+        "m1": last.month,
+    }
+    return sql, params
+
+
+def state_counts(p: ReportParams, payload: dict[str, str], period: str | None = None) -> Sql:
+    """CTEs ending in `g`: per distinct payload, `builds` (window builds) and `projects` (states).
+
+    `payload` maps output names to SQL expressions over `builds`; with `period` (an expression
+    over `start`) the state is taken per project and period. Same counting rules as `ranked`,
+    without ranking every build: builds are grouped by (project, payload) keeping the count and
+    the latest start; a project's state is its group holding the latest start. Only projects
+    where several groups share that latest start (a tie, rare) are resolved on their builds at
+    that start, by the larger build id — the rows `ranked` would order first.
+    """
+    where, params = window_filter(p)
+    keys = ["project"] + (["period"] if period else [])
+    names = list(payload)
+    cols = ", ".join(f"{e} AS {n}" for n, e in payload.items())
+    kcols = ", ".join(keys)
+    if period:
+        cols = f"{period} AS period, {cols}"
+    on = " AND ".join(f"pm.{k} = ps.{k}" for k in keys)
+    on_c = " AND ".join(f"cc.{k} = c.{k}" for k in keys)
+    on_t = " AND ".join(f"t.{k} = b.{k}" for k in keys)
+    out = (["period"] if period else []) + names  # the columns of `g`
+    ps_names = ", ".join(f"ps.{n}" for n in names)
+    c_out = ", ".join(f"c.{n}" for n in out)
+    b_out = ", ".join(f"b.{n}" for n in out)
+    plain = ", ".join(names)
+    g_cols = ", ".join(out)
+    sql = f"""ps AS (SELECT {kcols}, {plain}, COUNT(*) AS n, MAX(start) AS ms FROM (
+        SELECT project, start, {cols} FROM builds WHERE {where}) x
+      GROUP BY {kcols}, {plain}),
+pm AS (SELECT {kcols}, MAX(ms) AS pm FROM ps GROUP BY {kcols}),
+cand AS (SELECT {", ".join(f"ps.{k} AS {k}" for k in keys)}, {ps_names}, pm.pm AS pm
+      FROM ps JOIN pm ON {on} AND pm.pm = ps.ms),
+cc AS (SELECT {kcols}, COUNT(*) AS k FROM cand GROUP BY {kcols}),
+tied AS (SELECT {", ".join(f"c.{k} AS {k}" for k in keys)}, MIN(c.pm) AS pm
+      FROM cand c JOIN cc ON {on_c} WHERE cc.k > 1 GROUP BY {", ".join(f"c.{k}" for k in keys)}),
+tb AS (SELECT {b_out}, ROW_NUMBER() OVER (PARTITION BY {", ".join(f"b.{k}" for k in keys)}
+        ORDER BY LENGTH(b.build_id) DESC, b.build_id DESC) AS rn
+      FROM (SELECT project, start, build_id, {cols} FROM builds WHERE {where}) b
+      JOIN tied t ON {on_t} AND t.pm = b.start),
+st AS (SELECT {c_out} FROM cand c JOIN cc ON {on_c} WHERE cc.k = 1
+      UNION ALL SELECT {g_cols} FROM tb WHERE rn = 1),
+g AS (SELECT {g_cols}, SUM(builds) AS builds, SUM(projects) AS projects FROM (
+        SELECT {g_cols}, n AS builds, 0 AS projects FROM ps
+        UNION ALL SELECT {g_cols}, 0 AS builds, 1 AS projects FROM st) y
+      GROUP BY {g_cols})"""
+    return sql, params
 
 
 def ranked(p: ReportParams, columns: str, partition: str = "project") -> Sql:
@@ -81,10 +141,8 @@ def build_versions(p: ReportParams) -> Sql:
     """Per installed version of one package: projects (by state) and builds; newest first."""
     _need(p, "ecosystem", "package")
     col = set_column(p.ecosystem, p.scope or "all")
-    r, params = ranked(p, f"{col} AS set_id, project, start, build_id")
-    sql = f"""WITH {r},
-g AS (SELECT set_id, COUNT(*) AS builds, SUM({IS_STATE}) AS projects
-      FROM r WHERE set_id IS NOT NULL GROUP BY set_id),
+    st, params = state_counts(p, {"set_id": col})
+    sql = f"""WITH {st},
 pk AS (SELECT DISTINCT set_id, version FROM package_sets
        WHERE ecosystem = $ecosystem AND normalized = $package),
 agg AS (SELECT pk.version AS version, SUM(g.projects) AS projects, SUM(g.builds) AS builds
@@ -100,10 +158,8 @@ def build_top(p: ReportParams) -> Sql:
     """Most used packages of an ecosystem (normalized names) by projects, then builds."""
     _need(p, "ecosystem")
     col = set_column(p.ecosystem, p.scope or "all")
-    r, params = ranked(p, f"{col} AS set_id, project, start, build_id")
-    sql = f"""WITH {r},
-g AS (SELECT set_id, COUNT(*) AS builds, SUM({IS_STATE}) AS projects
-      FROM r WHERE set_id IS NOT NULL GROUP BY set_id),
+    st, params = state_counts(p, {"set_id": col})
+    sql = f"""WITH {st},
 pk AS (SELECT DISTINCT set_id, normalized FROM package_sets WHERE ecosystem = $ecosystem)
 SELECT pk.normalized AS package, SUM(g.projects) AS projects, SUM(g.builds) AS builds
 FROM g JOIN pk ON pk.set_id = g.set_id
@@ -124,17 +180,13 @@ def build_adoption(p: ReportParams) -> Sql:
     _need(p, "ecosystem", "package")
     col = set_column(p.ecosystem, p.scope or "all")
     period = period_expr(p.by or "month")
-    where, params = window_filter(p)
-    sql = f"""WITH w AS (SELECT {period} AS period, {col} AS set_id, project, start, build_id
-           FROM builds WHERE {where}),
-r AS (SELECT period, set_id, ROW_NUMBER() OVER (PARTITION BY project, period
-      ORDER BY {STATE_ORDER}) AS rn FROM w),
-g AS (SELECT period, set_id, COUNT(*) AS projects FROM r
-      WHERE rn = 1 AND set_id IS NOT NULL GROUP BY period, set_id),
+    st, params = state_counts(p, {"set_id": col}, period=period)
+    sql = f"""WITH {st},
 pk AS (SELECT DISTINCT set_id, version FROM package_sets
        WHERE ecosystem = $ecosystem AND normalized = $package),
 agg AS (SELECT g.period AS period, pk.version AS version, SUM(g.projects) AS projects
-        FROM g JOIN pk ON pk.set_id = g.set_id GROUP BY g.period, pk.version),
+        FROM g JOIN pk ON pk.set_id = g.set_id WHERE g.projects > 0
+        GROUP BY g.period, pk.version),
 {_version_keys()}
 SELECT agg.period AS period, agg.version AS version, agg.projects AS projects
 FROM agg LEFT JOIN vk ON vk.version = agg.version
@@ -147,13 +199,11 @@ def build_extensions(p: ReportParams) -> Sql:
     kind = p.kind or "extension"
     if kind not in EXTENSION_KINDS:
         raise QueryError(f"--kind: expected one of {', '.join(EXTENSION_KINDS)}, got {kind!r}")
-    r, params = ranked(p, "doctool_set AS set_id, project, start, build_id")
-    sql = f"""WITH {r},
-g AS (SELECT set_id, COUNT(*) AS projects FROM r
-      WHERE rn = 1 AND set_id IS NOT NULL GROUP BY set_id),
+    st, params = state_counts(p, {"set_id": "doctool_set"})
+    sql = f"""WITH {st},
 ds AS (SELECT DISTINCT set_id, name FROM doctool_sets WHERE kind = $kind)
 SELECT ds.name AS extension, SUM(g.projects) AS projects
-FROM g JOIN ds ON ds.set_id = g.set_id
+FROM g JOIN ds ON ds.set_id = g.set_id WHERE g.projects > 0
 GROUP BY ds.name
 ORDER BY projects DESC, extension ASC{_limit("extensions", p)}"""
     return sql, {**params, "kind": kind}
@@ -161,11 +211,10 @@ ORDER BY projects DESC, extension ASC{_limit("extensions", p)}"""
 
 def build_themes(p: ReportParams) -> Sql:
     """Doctool themes by projects."""
-    r, params = ranked(p, "theme, project, start, build_id")
-    sql = f"""WITH {r}
-SELECT theme, COUNT(*) AS projects FROM r
-WHERE rn = 1 AND theme IS NOT NULL
-GROUP BY theme
+    st, params = state_counts(p, {"theme": "theme"})
+    sql = f"""WITH {st}
+SELECT theme, projects FROM g
+WHERE projects > 0 AND theme IS NOT NULL
 ORDER BY projects DESC, theme ASC{_limit("themes", p)}"""
     return sql, params
 
@@ -175,18 +224,15 @@ def build_breakdown(p: ReportParams) -> Sql:
     _need(p, "by")
     by = p.by or ""
     order = f"ORDER BY projects DESC, builds DESC, value ASC NULLS LAST{_limit('breakdown', p)}"
-    per_key = f"COUNT(*) AS builds, SUM({IS_STATE}) AS projects"
     if by in BREAKDOWN_COLUMNS:
-        r, params = ranked(p, f"{by} AS value, project, start, build_id")
-        sql = f"""WITH {r}
-SELECT value, SUM({IS_STATE}) AS projects, COUNT(*) AS builds FROM r
-GROUP BY value
+        st, params = state_counts(p, {"value": by})
+        sql = f"""WITH {st}
+SELECT value, projects, builds FROM g
 {order}"""
         return sql, params
     if by.startswith("tool:") and len(by) > 5:
-        r, params = ranked(p, "tools_set AS k, project, start, build_id")
-        sql = f"""WITH {r},
-g AS (SELECT k, {per_key} FROM r GROUP BY k),
+        st, params = state_counts(p, {"k": "tools_set"})
+        sql = f"""WITH {st},
 t AS (SELECT set_id, MIN(version) AS value FROM tools_sets WHERE name = $tool GROUP BY set_id)
 SELECT t.value AS value, SUM(g.projects) AS projects, SUM(g.builds) AS builds
 FROM g LEFT JOIN t ON t.set_id = g.k
@@ -194,9 +240,8 @@ GROUP BY t.value
 {order}"""
         return sql, {**params, "tool": by[5:].lower()}
     if by.startswith("config:") and len(by) > 7:
-        r, params = ranked(p, "config_id AS k, project, start, build_id")
-        sql = f"""WITH {r},
-g AS (SELECT k, {per_key} FROM r GROUP BY k),
+        st, params = state_counts(p, {"k": "config_id"})
+        sql = f"""WITH {st},
 cv AS (SELECT config_id, value FROM (
          SELECT config_id, value, ROW_NUMBER() OVER (PARTITION BY config_id
            ORDER BY CASE WHEN source = 'final' THEN 0 ELSE 1 END, value) AS vn
@@ -214,12 +259,11 @@ GROUP BY cv.value
 
 def build_config_keys(p: ReportParams) -> Sql:
     """Config keys the users set (dotted paths), by projects."""
-    r, params = ranked(p, "config_id AS k, project, start, build_id")
-    sql = f"""WITH {r},
-g AS (SELECT k, COUNT(*) AS projects FROM r WHERE rn = 1 AND k IS NOT NULL GROUP BY k),
+    st, params = state_counts(p, {"k": "config_id"})
+    sql = f"""WITH {st},
 ck AS (SELECT DISTINCT config_id, key FROM config_keys)
 SELECT ck.key AS key, SUM(g.projects) AS projects
-FROM g JOIN ck ON ck.config_id = g.k
+FROM g JOIN ck ON ck.config_id = g.k WHERE g.projects > 0
 GROUP BY ck.key
 ORDER BY projects DESC, key ASC{_limit("config-keys", p)}"""
     return sql, params
