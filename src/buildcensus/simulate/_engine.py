@@ -43,6 +43,7 @@ BUILDS_PER_PROJECT_DAY = 0.5  # 10,000 builds/day for the default 20,000 active 
 MAX_PROJECTS = 999_999
 MAX_RATE = 40.0  # builds/day of the busiest project (a few hundred to ~1,200 a month)
 PARETO_ALPHA = 1.05
+BUSY = 3.0  # builds/day above which a project is well kept: base failure rate at most 8%
 _ID_EPOCH = int(datetime(2010, 1, 1, tzinfo=UTC).timestamp())
 # Since 2023-09-25 the platform refuses to build without a config file.
 CONFIG_REQUIRED_DAY = date(2023, 9, 25)
@@ -426,7 +427,7 @@ class Simulator:
             own_package=own,
             conda_reqs=conda_reqs,
             channel=channel,
-            fail_base=min(0.6, rng.betavariate(0.5, 9.0)),
+            fail_base=min(0.6 if rate <= BUSY else 0.08, rng.betavariate(0.5, 9.0)),
             has_releases=rng.random() < 0.45,
             uses_pr=rng.random() < 0.35,
             tag_prefix=rng.choice(["v", "", "v"]),
