@@ -29,7 +29,7 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 def history(tmp_path_factory) -> tuple[Path, Path, str, str]:
     """A planted regression stored in a lake and imported into a warehouse."""
     root = tmp_path_factory.mktemp("e2e")
-    hist = generate(7, projects=70, days=21, plant=Plant("pip", "sphinx", harm=0.6), records=True)
+    hist = generate(7, projects=45, days=18, plant=Plant("pip", "sphinx", harm=0.6), records=True)
     lake = open_lake(str(root / "lake"))
     for rec in hist.records:
         lake.store(parse_record(rec))
