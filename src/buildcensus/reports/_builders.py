@@ -60,7 +60,9 @@ def window_filter(p: ReportParams) -> Sql:
     return sql, params
 
 
-def state_counts(p: ReportParams, payload: dict[str, str], period: str | None = None) -> Sql:
+def state_counts(
+    p: ReportParams, payload: dict[str, str], period: str | None = None, builds: bool = True
+) -> Sql:
     """CTEs ending in `g`: per distinct payload, `builds` (window builds) and `projects` (states).
 
     `payload` maps output names to SQL expressions over `builds`; with `period` (an expression
@@ -69,6 +71,7 @@ def state_counts(p: ReportParams, payload: dict[str, str], period: str | None = 
     the latest start; a project's state is its group holding the latest start. Only projects
     where several groups share that latest start (a tie, rare) are resolved on their builds at
     that start, by the larger build id — the rows `ranked` would order first.
+    With `builds=False`, `g` has only `projects` and only the payloads of some state.
     """
     where, params = window_filter(p)
     keys = ["project"] + (["period"] if period else [])
@@ -105,6 +108,9 @@ g AS (SELECT {g_cols}, SUM(builds) AS builds, SUM(projects) AS projects FROM (
         SELECT {g_cols}, n AS builds, 0 AS projects FROM ps
         UNION ALL SELECT {g_cols}, 0 AS builds, 1 AS projects FROM st) y
       GROUP BY {g_cols})"""
+    if not builds:
+        sql = sql[: sql.rindex("g AS (")]
+        sql += f"g AS (SELECT {g_cols}, COUNT(*) AS projects FROM st GROUP BY {g_cols})"
     return sql, params
 
 
@@ -179,13 +185,16 @@ def build_adoption(p: ReportParams) -> Sql:
     """Per period and version: projects whose state in that period used the version."""
     _need(p, "ecosystem", "package")
     col = set_column(p.ecosystem, p.scope or "all")
-    period = period_expr(p.by or "month")
-    st, params = state_counts(p, {"set_id": col}, period=period)
+    period_expr(p.by or "month")  # validates --by
+    # Group on the truncated timestamp; the ISO date text is made for the output rows only.
+    period = f"DATE_TRUNC('{p.by or 'month'}', start)"
+    st, params = state_counts(p, {"set_id": col}, period=period, builds=False)
     sql = f"""WITH {st},
 pk AS (SELECT DISTINCT set_id, version FROM package_sets
        WHERE ecosystem = $ecosystem AND normalized = $package),
-agg AS (SELECT g.period AS period, pk.version AS version, SUM(g.projects) AS projects
-        FROM g JOIN pk ON pk.set_id = g.set_id WHERE g.projects > 0
+agg AS (SELECT CAST(CAST(g.period AS DATE) AS VARCHAR) AS period, pk.version AS version,
+          SUM(g.projects) AS projects
+        FROM g JOIN pk ON pk.set_id = g.set_id
         GROUP BY g.period, pk.version),
 {_version_keys()}
 SELECT agg.period AS period, agg.version AS version, agg.projects AS projects
@@ -199,11 +208,11 @@ def build_extensions(p: ReportParams) -> Sql:
     kind = p.kind or "extension"
     if kind not in EXTENSION_KINDS:
         raise QueryError(f"--kind: expected one of {', '.join(EXTENSION_KINDS)}, got {kind!r}")
-    st, params = state_counts(p, {"set_id": "doctool_set"})
+    st, params = state_counts(p, {"set_id": "doctool_set"}, builds=False)
     sql = f"""WITH {st},
 ds AS (SELECT DISTINCT set_id, name FROM doctool_sets WHERE kind = $kind)
 SELECT ds.name AS extension, SUM(g.projects) AS projects
-FROM g JOIN ds ON ds.set_id = g.set_id WHERE g.projects > 0
+FROM g JOIN ds ON ds.set_id = g.set_id
 GROUP BY ds.name
 ORDER BY projects DESC, extension ASC{_limit("extensions", p)}"""
     return sql, {**params, "kind": kind}
@@ -211,10 +220,10 @@ ORDER BY projects DESC, extension ASC{_limit("extensions", p)}"""
 
 def build_themes(p: ReportParams) -> Sql:
     """Doctool themes by projects."""
-    st, params = state_counts(p, {"theme": "theme"})
+    st, params = state_counts(p, {"theme": "theme"}, builds=False)
     sql = f"""WITH {st}
 SELECT theme, projects FROM g
-WHERE projects > 0 AND theme IS NOT NULL
+WHERE theme IS NOT NULL
 ORDER BY projects DESC, theme ASC{_limit("themes", p)}"""
     return sql, params
 
@@ -259,11 +268,11 @@ GROUP BY cv.value
 
 def build_config_keys(p: ReportParams) -> Sql:
     """Config keys the users set (dotted paths), by projects."""
-    st, params = state_counts(p, {"k": "config_id"})
+    st, params = state_counts(p, {"k": "config_id"}, builds=False)
     sql = f"""WITH {st},
 ck AS (SELECT DISTINCT config_id, key FROM config_keys)
 SELECT ck.key AS key, SUM(g.projects) AS projects
-FROM g JOIN ck ON ck.config_id = g.k WHERE g.projects > 0
+FROM g JOIN ck ON ck.config_id = g.k
 GROUP BY ck.key
 ORDER BY projects DESC, key ASC{_limit("config-keys", p)}"""
     return sql, params
