@@ -38,6 +38,7 @@ Progress = Callable[[int, int], None]
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
 BUILD_COLUMNS = SCHEMAS["builds"].names
+_LISTS = tuple((eco, scope, f"{eco}.{scope}:", path) for _, eco, scope, path in PACKAGE_LISTS)
 _SET_TABLES = ("package_sets", "configs", "config_keys", "config_values", "doctool_sets")
 
 
@@ -167,12 +168,16 @@ class _Columns:
         return len(self.rows)
 
     def to_arrow(self) -> pa.Table:
-        cols = list(zip(*self.rows, strict=True))
-        try:
-            arrays = [pa.array(c, type=f.type) for c, f in zip(cols, self.schema, strict=True)]
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
-            raise WarehouseError(f"cannot convert rows: {exc}") from None
-        return pa.Table.from_arrays(arrays, schema=self.schema)
+        return rows_to_table(self.rows, self.schema)
+
+
+def rows_to_table(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
+    """Tuples (in schema order) to an Arrow table in one conversion (a struct array)."""
+    try:
+        struct = pa.array(rows, type=pa.struct(schema))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+        raise WarehouseError(f"cannot convert rows: {exc}") from None
+    return pa.Table.from_struct_array(struct).cast(schema)
 
 
 class _Batch:
@@ -204,7 +209,8 @@ class Importer:
             os.path.join(os.fspath(storage.root), "") if isinstance(storage, LocalStorage) else None
         )
         self._doctool_ids: dict[tuple[Any, ...], str | None] = {}
-        self._tools_ids: dict[tuple[Any, ...], str | None] = {}
+        self._doctool_raw: dict[bytes, str | None] = {}
+        self._tools_ids: dict[bytes, str | None] = {}
         self._load_known()
 
     def _load_known(self) -> None:
@@ -372,6 +378,15 @@ class Importer:
         return config_id
 
     def _doctool(self, batch: _Batch, dt: dict[str, Any]) -> str | None:
+        raw = orjson.dumps(dt)  # documents are canonical JSON: equal dicts, equal bytes
+        hit = self._doctool_raw.get(raw, False)
+        if hit is not False:
+            return hit
+        set_id = self._doctool_new(batch, dt)
+        self._doctool_raw[raw] = set_id
+        return set_id
+
+    def _doctool_new(self, batch: _Batch, dt: dict[str, Any]) -> str | None:
         ext = dt.get("extensions") or []
         plugins = dt.get("plugins") or []
         md = dt.get("markdown_extensions") or []
@@ -403,7 +418,7 @@ class Importer:
     def _tools(self, batch: _Batch, tools: dict[str, Any]) -> str | None:
         if not tools:
             return None
-        cache_key = tuple(tools.items())
+        cache_key = orjson.dumps(tools)
         if cache_key in self._tools_ids:
             return self._tools_ids[cache_key]
         for k, v in tools.items():
@@ -431,9 +446,20 @@ class Importer:
         pk = _dict(doc.get("packages"), "packages")
         python = _str(doc.get("python"), "python")
         self._version(batch, "python", python)
-        sets = [
-            self._package_set(batch, pk, eco, scope, path) for _, eco, scope, path in PACKAGE_LISTS
-        ]
+        sets = []
+        known = self.known["package"]
+        for eco, scope, prefix, path in _LISTS:
+            # Fast path: a blob reference to a set already loaded (the common case).
+            e = pk.get(eco)
+            v = e.get(scope) if type(e) is dict else None
+            if not v:
+                sets.append(None)
+                continue
+            d = v.get("$blob") if type(v) is dict and len(v) == 1 else None
+            if type(d) is str and prefix + d in known:
+                sets.append(prefix + d)
+                continue
+            sets.append(self._package_set(batch, pk, eco, scope, path))
         steps = build.get("steps") or []
         errors = doc.get("errors") or []
         if not isinstance(steps, list) or not isinstance(errors, list):
@@ -572,11 +598,9 @@ assert sorted(_ROW_ORDER) == sorted(BUILD_COLUMNS)
 
 def builds_table(rows: list[tuple[Any, ...]]) -> pa.Table:
     """Arrow table of build rows (tuples in `_ROW_ORDER`)."""
-    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in _ROW_ORDER]
-    by_name = dict(zip(_ROW_ORDER, cols, strict=True))
     schema = SCHEMAS["builds"]
-    arrays = [pa.array(by_name[f.name], type=f.type) for f in schema]
-    return pa.Table.from_arrays(arrays, schema=schema)
+    in_order = pa.schema([schema.field(n) for n in _ROW_ORDER])
+    return rows_to_table(rows, in_order).select(schema.names)
 
 
 def month_dir(table: str, year: int, month: int) -> str:
