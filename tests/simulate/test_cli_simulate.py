@@ -46,6 +46,7 @@ def test_simulate_ndjson_file_and_stdout(tmp_path, capsys):
         (("--plant-regression", "sphinx"), "expects PKG==VERSION"),
         (("--plant-regression", "sphinx==99.0"), "not a known release"),
         (("--projects", "0"), "--projects must be between"),
+        (("--end", "2009-12-31"), "must start in 2010 or later"),
     ],
 )
 def test_simulate_usage_errors(tmp_path, capsys, extra, message):

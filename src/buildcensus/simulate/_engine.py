@@ -191,6 +191,8 @@ def check_options(opts: SimulateOptions) -> None:
         raise UsageError(f"--projects must be between 1 and {MAX_PROJECTS}")
     if opts.days < 1:
         raise UsageError("--days must be at least 1")
+    if opts.start < date(2010, 1, 1):
+        raise UsageError("the simulated history must start in 2010 or later (see --end, --days)")
     if opts.builds_per_day is not None and opts.builds_per_day < 0:
         raise UsageError("--builds-per-day must not be negative")
     if not 0.0 <= opts.regression_fail <= 1.0:
