@@ -76,33 +76,31 @@ def state_counts(
     where, params = window_filter(p)
     keys = ["project"] + (["period"] if period else [])
     names = list(payload)
+    if {"project", "period", "start", "n", "ms", "pm", "n_latest"} & set(names):
+        raise ValueError(f"internal: payload names {names} clash with state_counts columns")
     cols = ", ".join(f"{e} AS {n}" for n, e in payload.items())
     kcols = ", ".join(keys)
     if period:
         cols = f"{period} AS period, {cols}"
     on = " AND ".join(f"pm.{k} = ps.{k}" for k in keys)
-    on_c = " AND ".join(f"cc.{k} = c.{k}" for k in keys)
     on_t = " AND ".join(f"t.{k} = b.{k}" for k in keys)
     out = (["period"] if period else []) + names  # the columns of `g`
-    ps_names = ", ".join(f"ps.{n}" for n in names)
-    c_out = ", ".join(f"c.{n}" for n in out)
-    b_out = ", ".join(f"b.{n}" for n in out)
     plain = ", ".join(names)
     g_cols = ", ".join(out)
+    # cc: per key, the groups holding the latest start (n_latest); with 1, MIN(x) is that group's x
     sql = f"""ps AS (SELECT {kcols}, {plain}, COUNT(*) AS n, MAX(start) AS ms FROM (
         SELECT project, start, {cols} FROM builds WHERE {where}) x
       GROUP BY {kcols}, {plain}),
 pm AS (SELECT {kcols}, MAX(ms) AS pm FROM ps GROUP BY {kcols}),
-cand AS (SELECT {", ".join(f"ps.{k} AS {k}" for k in keys)}, {ps_names}, pm.pm AS pm
-      FROM ps JOIN pm ON {on} AND pm.pm = ps.ms),
-cc AS (SELECT {kcols}, COUNT(*) AS k FROM cand GROUP BY {kcols}),
-tied AS (SELECT {", ".join(f"c.{k} AS {k}" for k in keys)}, MIN(c.pm) AS pm
-      FROM cand c JOIN cc ON {on_c} WHERE cc.k > 1 GROUP BY {", ".join(f"c.{k}" for k in keys)}),
-tb AS (SELECT {b_out}, ROW_NUMBER() OVER (PARTITION BY {", ".join(f"b.{k}" for k in keys)}
+cc AS (SELECT {", ".join(f"ps.{k} AS {k}" for k in keys)}, MIN(pm.pm) AS pm, COUNT(*) AS n_latest,
+        {", ".join(f"MIN(ps.{n}) AS {n}" for n in names)}
+      FROM ps JOIN pm ON {on} AND pm.pm = ps.ms GROUP BY {", ".join(f"ps.{k}" for k in keys)}),
+tb AS (SELECT {", ".join(f"b.{n}" for n in out)}, ROW_NUMBER() OVER (
+        PARTITION BY {", ".join(f"b.{k}" for k in keys)}
         ORDER BY LENGTH(b.build_id) DESC, b.build_id DESC) AS rn
       FROM (SELECT project, start, build_id, {cols} FROM builds WHERE {where}) b
-      JOIN tied t ON {on_t} AND t.pm = b.start),
-st AS (SELECT {c_out} FROM cand c JOIN cc ON {on_c} WHERE cc.k = 1
+      JOIN cc t ON {on_t} AND t.pm = b.start WHERE t.n_latest > 1),
+st AS (SELECT {g_cols} FROM cc WHERE n_latest = 1
       UNION ALL SELECT {g_cols} FROM tb WHERE rn = 1),
 g AS (SELECT {g_cols}, SUM(builds) AS builds, SUM(projects) AS projects FROM (
         SELECT {g_cols}, n AS builds, 0 AS projects FROM ps
