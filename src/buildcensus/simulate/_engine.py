@@ -764,13 +764,14 @@ class Simulator:
                     self._conda_cache.clear()
                 self._conda_cache[ck] = condam
         pk_key = (id(pip), id(condam), id(apt))
-        pk = self._pk_cache.get(pk_key)
-        if pk is None:
-            pk = Packages.model_validate({"pip": pip, "conda": condam, "apt": apt})
+        hit = self._pk_cache.get(pk_key)
+        # The parts are kept alive by the Packages they belong to, so their ids stay unique.
+        if hit is None or hit.pip is not pip or hit.conda is not condam or hit.apt is not apt:
+            hit = Packages.model_validate({"pip": pip, "conda": condam, "apt": apt})
             if len(self._pk_cache) > 20_000:
                 self._pk_cache.clear()
-            self._pk_cache[pk_key] = pk
-        return pk
+            self._pk_cache[pk_key] = hit
+        return hit
 
     def _conda(self, p: Project, installed: dict[str, str]) -> CondaPackages:
         channel = p.channel or "conda-forge"
