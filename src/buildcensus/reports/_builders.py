@@ -445,14 +445,24 @@ def build_impact(p: ReportParams) -> Sql:
     ms = ", ".join(f"m{i}" for i in range(len(conds)))
     limit = _limit("impact", p)
     cte_sql = "".join(f"{c},\n" for c in ctes)
-    sql = f"""WITH w AS (SELECT {wcols} FROM builds WHERE {where}),
-{cte_sql}m AS (SELECT w.project AS project, w.build_id AS build_id, w.start AS start,
-        {", ".join(matched)},
-        CASE WHEN {" AND ".join(preds)} THEN 1 ELSE 0 END AS hit
-      FROM w {" ".join(joins)}),
-r AS (SELECT project, build_id, hit, {ms},
-        ROW_NUMBER() OVER (PARTITION BY project ORDER BY {STATE_ORDER}) AS rn FROM m),
-tot AS (SELECT COALESCE(SUM(hit), 0) AS builds FROM r),
+    src = f"(SELECT {wcols} FROM builds WHERE {where}) w"
+    hit = f"CASE WHEN {' AND '.join(preds)} THEN 1 ELSE 0 END AS hit"
+    # Group the matched builds by (project, what matched); the state is in the groups holding
+    # the project's latest start, and only projects where one of those matched are re-read
+    # (their builds at that start) to pick the state build by the larger build id.
+    sql = f"""WITH {cte_sql}ps AS (SELECT project, hit, {ms}, COUNT(*) AS n, MAX(start) AS ls FROM (
+        SELECT w.project AS project, w.start AS start, {", ".join(matched)}, {hit}
+        FROM {src} {" ".join(joins)}) x
+      GROUP BY project, hit, {ms}),
+pm AS (SELECT project, MAX(ls) AS pm FROM ps GROUP BY project),
+need AS (SELECT ps.project AS project, MIN(pm.pm) AS pm FROM ps
+      JOIN pm ON pm.project = ps.project AND pm.pm = ps.ls
+      GROUP BY ps.project HAVING MAX(ps.hit) = 1),
+r AS (SELECT w.project AS project, w.build_id AS build_id, {", ".join(matched)}, {hit},
+        ROW_NUMBER() OVER (PARTITION BY w.project
+          ORDER BY LENGTH(w.build_id) DESC, w.build_id DESC) AS rn
+      FROM {src} JOIN need t ON t.project = w.project AND t.pm = w.start {" ".join(joins)}),
+tot AS (SELECT COALESCE(SUM(n), 0) AS builds FROM ps WHERE hit = 1),
 aff AS (SELECT project, build_id AS last_build, {ms} FROM r WHERE rn = 1 AND hit = 1),
 cnt AS (SELECT COUNT(*) AS projects FROM aff),
 lim AS (SELECT project, last_build, {ms} FROM aff ORDER BY project ASC{limit})
