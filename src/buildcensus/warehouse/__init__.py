@@ -48,13 +48,13 @@ class Warehouse:
 
     # ------------------------------------------------------------------ reading
 
-    def state(self) -> State:
-        """The committed state (runs, live parts, imported keys, quarantine)."""
-        return load_state(self.store)
+    def state(self, keys: bool = True) -> State:
+        """The committed state (runs, live parts, imported keys and quarantine with `keys`)."""
+        return load_state(self.store, keys)
 
     def files(self, state: State | None = None) -> dict[str, list[str]]:
         """Paths DuckDB opens for each table's committed parts."""
-        st = state or self.state()
+        st = state or self.state(keys=False)
         return {t: [self.store.os_path(r) for r in st.parts.get(t, [])] for t in TABLES}
 
     def connect(
@@ -79,7 +79,7 @@ class Warehouse:
 
     def last_import_time(self) -> datetime | None:
         """When the last committed import run finished (None before the first)."""
-        runs = [r for r in self.state().runs if r.get("kind") == "import"]
+        runs = [r for r in self.state(keys=False).runs if r.get("kind") == "import"]
         if not runs:
             return None
         return datetime.fromisoformat(runs[-1]["finished"])
@@ -90,7 +90,7 @@ class Warehouse:
 
     def table_bytes(self) -> dict[str, int]:
         """Bytes of committed Parquet per table."""
-        st = self.state()
+        st = self.state(keys=False)
         return {t: sum(self.store.size(r) for r in st.parts.get(t, [])) for t in TABLES}
 
     # ------------------------------------------------------------------ writing

@@ -51,6 +51,7 @@ class Store:
         # URL prefix under which DuckDB sees `base` (e.g. `s3://bucket/prefix`).
         self.duckdb_setup = duckdb_setup
         self._duck_root: str | None = None
+        self.manifests: dict[str, dict[str, Any]] = {}  # committed manifests, parsed once
 
     def prepare(self, con: Any) -> None:
         """Let a DuckDB connection read this root (no-op for local directories)."""
@@ -175,8 +176,8 @@ class State:
         """The committed parts of a table, oldest first."""
         return list(self.parts.get(table, ()))
 
-    def apply(self, run: dict[str, Any]) -> None:
-        """Fold one committed run into the state."""
+    def apply(self, run: dict[str, Any], keys: bool = True) -> None:
+        """Fold one committed run into the state (`keys=False`: parts only)."""
         self.runs.append(run)
         removed = set(run.get("removed", []))
         for parts in self.parts.values():
@@ -184,12 +185,14 @@ class State:
                 del parts[p]
         for table, parts in run.get("added", {}).items():
             self.parts.setdefault(table, {}).update(dict.fromkeys(parts))
-        keys = run.get("keys", [])
-        self.imported.update(keys)
-        for k in keys:
-            self.quarantine.pop(k, None)
-        for q in run.get("quarantined", []):
-            self.quarantine[q["key"]] = {**q, "run_id": run["run_id"]}
+        if keys:
+            imported = run.get("keys", [])
+            self.imported.update(imported)
+            if self.quarantine:
+                for k in imported:
+                    self.quarantine.pop(k, None)
+            for q in run.get("quarantined", []):
+                self.quarantine[q["key"]] = {**q, "run_id": run["run_id"]}
         self.frozen_months.update((int(y), int(m)) for y, m in run.get("frozen_months", []))
         if run.get("kind") == "import":
             for rel in run.get("added", {}).get("builds", []):
@@ -204,18 +207,28 @@ def month_of_path(rel: str) -> tuple[int, int]:
     return int(parts["year"]), int(parts["month"])
 
 
-def load_state(store: Store) -> State:
-    """Read every committed run manifest and fold them into the current state."""
+def load_state(store: Store, keys: bool = True) -> State:
+    """Fold every committed run manifest into the current state.
+
+    Manifests never change once committed, so each is read and parsed once per Store;
+    `keys=False` skips the imported-key sets (all a reader needs is the parts).
+    """
     state = State()
     names = sorted(
-        r for r in store.list(MANIFEST_DIR) if r.endswith(".json") and "/" + TMP_PREFIX not in r
+        r
+        for r in store.list(MANIFEST_DIR)
+        if r.endswith(".json") and not r.rpartition("/")[2].startswith(TMP_PREFIX)
     )
+    cache = store.manifests
     for rel in names:
-        try:
-            run = orjson.loads(store.read_bytes(rel))
-        except (OSError, orjson.JSONDecodeError) as exc:
-            raise WarehouseError(f"unreadable manifest {rel}: {exc}") from None
-        state.apply(run)
+        run = cache.get(rel)
+        if run is None:
+            try:
+                run = orjson.loads(store.read_bytes(rel))
+            except (OSError, orjson.JSONDecodeError) as exc:
+                raise WarehouseError(f"unreadable manifest {rel}: {exc}") from None
+            cache[rel] = run
+        state.apply(run, keys)
     return state
 
 
