@@ -25,7 +25,7 @@ from buildcensus.lake import Lake, LocalStorage, canonical, forgotten_projects
 from buildcensus.lake.keys import BLOBS, DUPLICATES
 from buildcensus.names import normalize
 from buildcensus.versions import is_prerelease, sort_key
-from buildcensus.warehouse._monthly import aggregate
+from buildcensus.warehouse._monthly import aggregate, compact
 from buildcensus.warehouse._schema import (
     PACKAGE_LISTS,
     SCHEMAS,
@@ -688,6 +688,7 @@ def import_lake(
         if progress:
             progress(min(start + batch_size, total), total)
     aggregate(store, state)
+    compact(store, state)
     summary.seconds = time.perf_counter() - t0
     return summary
 

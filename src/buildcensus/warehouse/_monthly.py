@@ -135,3 +135,50 @@ def aggregate(store: Store, state: State) -> dict[str, Any] | None:
     for rel in removed:
         store.delete(rel)
     return run
+
+
+def compact(store: Store, state: State, max_parts: int = 16) -> dict[str, Any] | None:
+    """Merge a table's (or a month's) parts into one once there are more than `max_parts`.
+
+    Frequent small imports would otherwise leave thousands of small files for every query
+    to open. Content is unchanged, so this is one more run with the same crash safety.
+    """
+    import pyarrow as pa
+
+    groups: dict[tuple[str, tuple[int, int] | None], list[str]] = {}
+    for table in SCHEMAS:
+        for rel in state.files(table):
+            month = month_of_path(rel) if "year=" in rel else None
+            groups.setdefault((table, month), []).append(rel)
+    todo = {g: parts for g, parts in groups.items() if len(parts) > max_parts}
+    if not todo:
+        return None
+    from buildcensus.warehouse._import import month_dir
+
+    run_id = new_run_id()
+    added: dict[str, list[str]] = {}
+    removed: list[str] = []
+    for (table, month), parts in sorted(
+        todo.items(), key=lambda kv: (kv[0][0], kv[0][1] or (0, 0))
+    ):
+        merged = pa.concat_tables([store.read_table(r).cast(SCHEMAS[table]) for r in parts])
+        if table == "builds":
+            merged = merged.sort_by([("start", "ascending"), ("key", "ascending")])
+        head = month_dir(table, *month) if month else table
+        rel = f"{head}/part-{run_id}.parquet"
+        store.write_table(rel, merged)
+        added.setdefault(table, []).append(rel)
+        removed += parts
+    run = {
+        "run_id": run_id,
+        "kind": "compact",
+        "started": datetime.now(UTC).isoformat(),
+        "finished": datetime.now(UTC).isoformat(),
+        "added": added,
+        "removed": removed,
+    }
+    commit_run(store, run)
+    state.apply(run)
+    for rel in removed:
+        store.delete(rel)
+    return run
