@@ -254,10 +254,11 @@ class Collector:
         return out
 
     def _in_checkout(self, rel: str, bases: list[Path]) -> Path:
-        for base in bases:
-            if (base / rel).exists():
-                return base / rel
-        return bases[-1] / rel
+        """The file a config path names; never one outside the checkout (hostile configs)."""
+        chosen = next((base / rel for base in bases if (base / rel).exists()), bases[-1] / rel)
+        if not chosen.resolve().is_relative_to(self.opts.checkout.resolve()):
+            raise ProbeFailure(f"{rel}: outside the checkout; not read")
+        return chosen
 
     def _local_install(
         self, item: dict[str, Any], index: int, bases: list[Path], cfg: ConfigInfo

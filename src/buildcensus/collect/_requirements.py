@@ -178,6 +178,10 @@ class _Parser:
             self.out.problems.append(f"{self.rel(path)}: includes nested deeper than {MAX_DEPTH}")
             return
         self.seen.add(resolved)
+        if not resolved.is_relative_to(self.root.resolve()):
+            # Never read host files a hostile checkout points at (`-r /etc/passwd`).
+            self.out.problems.append(f"{self.rel(path)}: outside the checkout; not read")
+            return
         try:
             data = read_local(path, MAX_FILE)
         except ProbeFailure as exc:
