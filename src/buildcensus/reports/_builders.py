@@ -276,21 +276,25 @@ ORDER BY projects DESC, key ASC{_limit("config-keys", p)}"""
     return sql, params
 
 
-def _percentile(q: float) -> tuple[str, str, str]:
-    """Lower row, upper row and fraction of the linear-interpolated q-quantile of `n` rows."""
-    h = f"(n - 1) * {q}"
+def _percentile(pct: int) -> tuple[str, str, str]:
+    """Lower row, upper row and fraction of the linear-interpolated pct% quantile of `n` rows.
+
+    Integer arithmetic: h = (n - 1) * pct / 100, so FLOOR/CEIL are exact (a non-integer h is at
+    least 0.01 away from an integer) and the fraction is (n - 1) * pct % 100 / 100.
+    """
+    m = f"(n - 1) * {int(pct)}"
     return (
-        f"MAX(CASE WHEN i = FLOOR({h}) + 1 THEN length END)",
-        f"MAX(CASE WHEN i = CEIL({h}) + 1 THEN length END)",
-        f"MAX({h} - FLOOR({h}))",
+        f"MAX(CASE WHEN i = FLOOR({m} / 100) + 1 THEN length END)",
+        f"MAX(CASE WHEN i = CEIL({m} / 100) + 1 THEN length END)",
+        f"MAX(({m} % 100) / 100)",
     )
 
 
 def build_build_time(p: ReportParams) -> Sql:
     """Per project: builds in the window and p50/p95/max build length (seconds)."""
     where, params = window_filter(p)
-    lo50, hi50, f50 = _percentile(0.5)
-    lo95, hi95, f95 = _percentile(0.95)
+    lo50, hi50, f50 = _percentile(50)
+    lo95, hi95, f95 = _percentile(95)
     sql = f"""WITH r AS (SELECT project, length,
         ROW_NUMBER() OVER (PARTITION BY project ORDER BY length ASC NULLS LAST) AS i,
         COUNT(length) OVER (PARTITION BY project) AS n
