@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
+
 from buildcensus.record import BuildRecord
 
 MASK = "[REDACTED]"
@@ -140,6 +142,26 @@ def redact_value(value: Any, path: tuple[str, ...] = ()) -> tuple[Any, int]:
     return value, 0
 
 
+_CACHE: dict[bytes, tuple[int, bytes | None]] = {}
+_CACHE_SIZE = 16384
+
+
+def _redact_cached(value: Any, path: tuple[str, ...]) -> tuple[Any, int]:
+    """`redact_value` for parts that repeat across builds (configs, requirement lists)."""
+    if not value:
+        return value, 0
+    key = orjson.dumps(value)
+    hit = _CACHE.get(key)
+    if hit is None:
+        new, n = redact_value(value, path)
+        hit = (n, orjson.dumps(new) if n else None)
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = hit
+    n, redacted = hit
+    return (orjson.loads(redacted) if redacted is not None else value), n
+
+
 def redact_document(doc: dict[str, Any]) -> int:
     """Mask secrets in a record's JSON document in place; adds the count to `redactions`."""
     packages = doc.get("packages") or {}
@@ -147,7 +169,10 @@ def redact_document(doc: dict[str, Any]) -> int:
     for key in list(doc):
         if key == "packages" or (key,) in _SKIP:
             continue
-        doc[key], n = redact_value(doc[key], (key,))
+        if key == "config":
+            doc[key], n = _redact_cached(doc[key], (key,))
+        else:
+            doc[key], n = redact_value(doc[key], (key,))
         total += n
     for eco, scopes in packages.items():
         for scope, items in scopes.items():
@@ -159,7 +184,7 @@ def redact_document(doc: dict[str, Any]) -> int:
                         item["channel"], n = redact_text(item["channel"])
                         total += n
                 continue
-            scopes[scope], n = redact_value(items, ("packages", eco, scope))
+            scopes[scope], n = _redact_cached(items, ("packages", eco, scope))
             total += n
     if total:
         doc["redactions"] = doc.get("redactions", 0) + total

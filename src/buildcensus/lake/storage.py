@@ -109,6 +109,7 @@ class LocalStorage:
         self.root = Path(root)
         self.url = str(self.root)
         self.durable = durable and not group_commit
+        self._dirs: set[str] = set()
         self._group = _GroupSync(self.root) if group_commit else None
 
     def sync(self) -> None:
@@ -120,7 +121,10 @@ class LocalStorage:
         return self.root / check_key(key)
 
     def _write_temp(self, path: Path, data: bytes) -> str:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        parent = str(path.parent)
+        if parent not in self._dirs:  # one mkdir per directory and process, not per write
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(parent)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as f:
