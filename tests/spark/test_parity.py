@@ -88,21 +88,3 @@ def test_regressions_same_on_both_engines(duck, spark_wh):
     got = find_regressions(SparkConnection(spark_wh), query)
     assert expected, "the history should have candidate releases"
     assert typed(got) == typed(expected)
-
-
-def test_empty_warehouse_has_typed_empty_tables(spark, tmp_path):
-    from buildcensus.engines.spark import register_warehouse
-    from buildcensus.reports import connect_warehouse
-
-    (tmp_path / "wh").mkdir()
-    register_warehouse(spark, str(tmp_path / "wh"))
-    empty = connect_warehouse(str(tmp_path / "wh"))
-    params = make_params(**WINDOW, where=["pip:sphinx>=7", "config:build"])
-    try:
-        got = run_report_spark("impact", params, spark)
-        assert got == run_report("impact", params, empty)
-        assert got == {"projects": 0, "builds": 0, "affected": []}
-    finally:
-        empty.close()
-    types = {f.name: f.dataType.simpleString() for f in spark.table("builds").schema.fields}
-    assert (types["start"], types["length"], types["year"]) == ("timestamp_ntz", "double", "int")

@@ -25,6 +25,7 @@ NASTY = [
     "\\u0041 is not A",
     "ü€ 😀",
     "$since :name ${x} ?",
+    "${spark.app.name} ${hivevar:x} ${system:user.name}",
     "",
 ]
 
@@ -132,12 +133,14 @@ def test_session_conf_is_local_and_quiet_only_where_it_should_be():
         assert conf["spark.sql.session.timeZone"] == "UTC"
         assert conf["spark.ui.enabled"] == "false"
         assert "log4j2.properties" in conf["spark.driver.extraJavaOptions"]
+        assert conf["spark.sql.variable.substitute"] == "false"
     assert local["spark.driver.host"] == "127.0.0.1"
     assert "spark.driver.host" not in cluster
 
 
 @pytest.mark.spark
 def test_nasty_strings_round_trip_through_spark(spark):
+    spark.conf.set("spark.sql.variable.substitute", "true")  # as a session made elsewhere
     con = SparkConnection(spark)
     for text in NASTY:
         got = con.execute("SELECT $s AS s, $n AS n, $t AS t", {"s": text, "n": -3, "t": None})
