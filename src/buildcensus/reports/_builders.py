@@ -4,6 +4,10 @@ The SQL is written once, in the subset of DuckDB SQL that sqlglot transpiles to 
 CTEs, ROW_NUMBER windows, GROUP BY, JOINs, IN lists, named parameters (`$name`, Spark
 `:name`). No QUALIFY, no `->>`, no list functions; percentiles are computed from ordered rows.
 
+Speed (docs/reports.md, "How the state is computed"): states come from `state_counts`, which
+groups builds by (project, payload) instead of ranking every build; `ranked` is kept for other
+callers (publish) and as the plain statement of the rule.
+
 Counting rules (docs/reports.md): in the window [since, until) a project's *state* is its
 latest successful build (latest build with include_failed); `projects` counts states,
 `builds` counts every matching build in the window, duplicates included.
