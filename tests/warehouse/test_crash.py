@@ -33,6 +33,10 @@ def _wait_for_lock(wh_dir, proc, timeout: float = 60.0) -> float:
     return time.monotonic()
 
 
+def _count(manifests) -> int:
+    return len(list(manifests.glob("*.json"))) if manifests.exists() else 0
+
+
 def test_kill_9_at_random_points_then_rerun_gives_identical_tables(tmp_path, lake):
     clean = open_warehouse(str(tmp_path / "clean"))
     proc = _run(tmp_path / "lake", tmp_path / "clean")
@@ -44,13 +48,21 @@ def test_kill_9_at_random_points_then_rerun_gives_identical_tables(tmp_path, lak
     rng = random.Random(1234)
     wh_dir = tmp_path / "wh"
     killed = 0
-    for _ in range(3):
+    total = len(list(lake.iter_keys()))
+    for _ in range(8):  # until three kills landed mid-import
+        done = len(open_warehouse(str(wh_dir)).state().imported) if wh_dir.exists() else 0
+        left = 1 - done / total
+        if killed == 3 or left == 0:
+            break
         (wh_dir / "_lock").unlink(missing_ok=True)
         proc = _run(tmp_path / "lake", wh_dir)
-        done = len(open_warehouse(str(wh_dir)).state().imported) if wh_dir.exists() else 0
-        left = 1 - done / len(list(lake.iter_keys()))
         _wait_for_lock(wh_dir, proc)
-        time.sleep(rng.uniform(0, duration * left))
+        # A random point: after 0-2 more commits, then a random few milliseconds.
+        manifests = wh_dir / "_manifest"
+        target = _count(manifests) + rng.randint(0, 2)
+        while _count(manifests) < target and proc.poll() is None:
+            time.sleep(0.0005)
+        time.sleep(rng.uniform(0, min(0.05, duration * left / 4)))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             killed += 1
@@ -59,9 +71,8 @@ def test_kill_9_at_random_points_then_rerun_gives_identical_tables(tmp_path, lak
         if (wh_dir / "_manifest").exists():
             # Between crashes the committed tables are always consistent: no duplicate build.
             con = open_warehouse(str(wh_dir)).connect()
-            assert con.execute("SELECT count(*) - count(DISTINCT key) FROM builds").fetchall() == [
-                (0,)
-            ]
+            dupes = con.execute("SELECT count(*) - count(DISTINCT key) FROM builds").fetchall()
+            assert dupes == [(0,)]
     assert killed >= 2
     proc = _run(tmp_path / "lake", wh_dir)
     assert proc.wait(timeout=120) == 0, proc.stderr.read()
