@@ -294,6 +294,16 @@ def _percentile(pct: int) -> tuple[str, str, str]:
     )
 
 
+def round3(expr: str) -> str:
+    """`expr` (DOUBLE) rounded to 3 decimals, half away from zero, the same on every engine.
+
+    ROUND on a DOUBLE is not portable at ties (x.xxx5, common once p50 interpolates lengths
+    with 3 decimals): DuckDB rounds the binary product x * 1000, Spark the shortest decimal
+    text of x. Both cast a DOUBLE to DECIMAL(38, 9) alike, and ROUND on a DECIMAL is exact.
+    """
+    return f"CAST(ROUND(CAST({expr} AS DECIMAL(38, 9)), 3) AS DOUBLE)"
+
+
 def build_build_time(p: ReportParams) -> Sql:
     """Per project: builds in the window and p50/p95/max build length (seconds)."""
     where, params = window_filter(p)
@@ -308,9 +318,9 @@ q AS (SELECT project, COUNT(*) AS builds, MAX(length) AS mx,
         {lo95} AS lo95, {hi95} AS hi95, {f95} AS f95
       FROM r GROUP BY project)
 SELECT project, builds,
-  ROUND(lo50 + f50 * (hi50 - lo50), 3) AS p50,
-  ROUND(lo95 + f95 * (hi95 - lo95), 3) AS p95,
-  ROUND(mx, 3) AS max
+  {round3("lo50 + f50 * (hi50 - lo50)")} AS p50,
+  {round3("lo95 + f95 * (hi95 - lo95)")} AS p95,
+  {round3("mx")} AS max
 FROM q
 ORDER BY p95 DESC NULLS LAST, project ASC{_limit("build-time", p)}"""
     return sql, params
