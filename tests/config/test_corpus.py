@@ -11,6 +11,7 @@ were derived by hand from the rules, not from the resolver.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,14 @@ import pytest
 from buildcensus.config import resolve_config
 from buildcensus.errors import ConfigError
 
-CORPUS = Path("/work/shared/corpus/configs")
+# The corpus sits next to the repository (`../shared/corpus`); BUILDCENSUS_CORPUS overrides.
+CORPUS = (
+    Path(
+        os.environ.get("BUILDCENSUS_CORPUS")
+        or Path(__file__).resolve().parents[3] / "shared" / "corpus"
+    )
+    / "configs"
+)
 EXPECTED = json.loads((Path(__file__).parent / "corpus_expected.json").read_text("utf-8"))
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")
