@@ -88,3 +88,39 @@ def test_regressions_same_on_both_engines(duck, spark_wh):
     got = find_regressions(SparkConnection(spark_wh), query)
     assert expected, "the history should have candidate releases"
     assert typed(got) == typed(expected)
+
+
+def test_build_time_rounds_ties_alike(spark_wh):
+    """Lengths with 3 decimals make p50 end in 5 at the 4th decimal: ties must round alike."""
+    import random
+
+    import duckdb
+
+    rng = random.Random(11)
+    rows = [
+        (
+            f"p{p:03d}",
+            rng.randint(1_000, 900_000) / 1000,
+            datetime(2026, 11, 2, 0, b),
+            True,
+            2026,
+            11,
+        )
+        for p in range(300)
+        for b in range(rng.randint(2, 6))
+    ]
+    ddl = "project STRING, length DOUBLE, start TIMESTAMP_NTZ, success BOOLEAN, year INT, month INT"
+    spark_wh.createDataFrame(rows, ddl).createOrReplaceTempView("builds")
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE builds ({ddl.replace('STRING', 'VARCHAR').replace('_NTZ', '')})")
+    con.executemany("INSERT INTO builds VALUES (?, ?, ?, ?, ?, ?)", rows)
+    params = make_params(**WINDOW, limit=0)
+    expected = run_report("build-time", params, con)
+    by_project: dict[str, list[int]] = {}
+    for project, length, *_ in rows:
+        by_project.setdefault(project, []).append(round(length * 1000))
+    mids = [sorted(v)[len(v) // 2 - 1 : len(v) // 2 + 1] for v in by_project.values()]
+    ties = [m for m, v in zip(mids, by_project.values(), strict=True) if len(v) % 2 == 0]
+    assert sum(1 for a, b in ties if (a + b) % 2) > 50  # p50 exactly halfway at 0.0005
+    assert len(expected) == 300
+    assert typed(run_report_spark("build-time", params, spark_wh)) == typed(expected)
