@@ -1,55 +1,45 @@
 """Config files for simulated projects: a real shape, perturbed, then resolved to the final
-config the way the platform's loader does (the subset of CONFIG_RULES.md the shapes use).
+config by the platform's loader (`buildcensus.config.validate_v2`).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import random
 import re
 from datetime import date
+from functools import cache, lru_cache
 from typing import Any
 
-from buildcensus.simulate._data import CONDA_FULL, PYTHON_FULL, PYTHON_SINCE, TOOL_FULL
+import orjson
 
-JOB_KEYS = (
-    "pre_checkout",
-    "post_checkout",
-    "pre_system_dependencies",
-    "post_system_dependencies",
-    "pre_create_environment",
-    "create_environment",
-    "post_create_environment",
-    "pre_install",
-    "install",
-    "post_install",
-    "pre_build",
-    "build",
-    "post_build",
-)
-SEARCH_IGNORE = ["search.html", "search/index.html", "404.html", "404/index.html"]
-BUILDERS = {"html": "sphinx", "dirhtml": "sphinx_htmldir", "singlehtml": "sphinx_singlehtml"}
+from buildcensus.config import Platform, validate_v2
+from buildcensus.simulate._data import CONDA_FULL, PLATFORM, PYTHON_FULL, PYTHON_SINCE
+
 # From 2025-01-20 the platform requires sphinx.configuration / mkdocs.configuration.
 BROWNOUT_DAY = date(2025, 1, 20)
+# The simulator's records have always listed the final config's keys in this order (the
+# resolver's own order differs); kept so that a seed's output stays byte-identical.
+_FINAL_KEYS = (
+    "version",
+    "formats",
+    "build",
+    "conda",
+    "python",
+    "sphinx",
+    "mkdocs",
+    "doctype",
+    "submodules",
+    "search",
+)
 
 
 def weighted(rng: random.Random, table: dict[str, float]) -> str:
     """One key of `table`, drawn with the values as weights."""
     keys = list(table)
     return rng.choices(keys, weights=[table[k] for k in keys])[0]
-
-
-def _norm_path(path: str) -> str:
-    parts: list[str] = []
-    for p in path.strip().split("/"):
-        if p in ("", "."):
-            continue
-        if p == ".." and parts and parts[-1] != "..":
-            parts.pop()
-        else:
-            parts.append(p)
-    return "/".join(parts) or "."
 
 
 def perturb(
@@ -87,83 +77,25 @@ def perturb(
     return user
 
 
-def _install_item(item: dict[str, Any]) -> dict[str, Any]:
-    if "requirements" in item:
-        return {"requirements": _norm_path(item["requirements"])}
-    return {
-        "path": _norm_path(item["path"]),
-        "method": item.get("method", "pip"),
-        "extra_requirements": list(item.get("extra_requirements", [])),
-    }
-
-
 def finalize(user: dict[str, Any], day: date) -> dict[str, Any]:
     """The final config the platform resolves from a valid v2 user config on `day`."""
-    b = user.get("build", {})
-    fmts = user.get("formats", [])
-    jobs: dict[str, Any] = {k: [] for k in JOB_KEYS}
-    jobs["create_environment"] = None
-    jobs["install"] = None
-    jobs["build"] = {"html": None, "pdf": None, "epub": None, "htmlzip": None}
-    for k, v in b.get("jobs", {}).items():
-        jobs[k] = list(v)
-    tools = {}
-    for name, version in b.get("tools", {}).items():
-        if name == "python":
-            full = CONDA_FULL.get(version) or PYTHON_FULL[python_minor(version, day)]
-        else:
-            full = TOOL_FULL[name][version]
-        tools[name] = {"version": version, "full_version": full}
-    commands = list(b.get("commands", []))
-    mkdocs = None
-    sphinx = None
-    if "mkdocs" in user:
-        m = user["mkdocs"]
-        mkdocs = {
-            "configuration": _norm_path(m["configuration"]) if m.get("configuration") else None,
-            "fail_on_warning": bool(m.get("fail_on_warning", False)),
-        }
-    else:
-        s = user.get("sphinx", {})
-        sphinx = {
-            "configuration": _norm_path(s["configuration"]) if s.get("configuration") else None,
-            "builder": BUILDERS[s.get("builder", "html")],
-            "fail_on_warning": bool(s.get("fail_on_warning", False)),
-        }
-    if commands:
-        doctype = "generic"
-    elif mkdocs is not None:
-        doctype = "mkdocs"
-    else:
-        doctype = sphinx["builder"] if sphinx else "sphinx"
-    sub = user.get("submodules", {})
-    include = sub.get("include", [])
-    return {
-        "version": "2",
-        "formats": ["htmlzip", "pdf", "epub"] if fmts == "all" else list(fmts),
-        "build": {
-            "os": b["os"],
-            "tools": tools,
-            "jobs": jobs,
-            "apt_packages": list(b.get("apt_packages", [])),
-            "commands": commands,
-        },
-        "conda": {"environment": _norm_path(user["conda"]["environment"])}
-        if "conda" in user
-        else None,
-        "python": {
-            "install": [_install_item(i) for i in user.get("python", {}).get("install", [])]
-        },
-        "sphinx": sphinx,
-        "mkdocs": mkdocs,
-        "doctype": doctype,
-        "submodules": {
-            "include": include,
-            "exclude": [] if include else "all",
-            "recursive": bool(sub.get("recursive", False)),
-        },
-        "search": {"ranking": {}, "ignore": list(SEARCH_IGNORE)},
-    }
+    final = _resolved(orjson.dumps(user), python_minor("3", day))
+    return orjson.loads(final)  # a fresh copy: records must not share the cached values
+
+
+@lru_cache(maxsize=4096)
+def _resolved(user: bytes, newest_python: str) -> bytes:
+    """The final config of a user config (JSON), resolved once per config and Python alias."""
+    final = validate_v2(orjson.loads(user), _platform_on(newest_python), PLATFORM.checkout_path)
+    return orjson.dumps({key: final[key] for key in _FINAL_KEYS})
+
+
+@cache
+def _platform_on(newest_python: str) -> Platform:
+    """The platform profile with `3` / `latest` pointing at the newest Python of a day."""
+    python = dict(PLATFORM.tools["python"])
+    python["3"] = python["latest"] = PYTHON_FULL[newest_python]
+    return dataclasses.replace(PLATFORM, tools={**PLATFORM.tools, "python": python})
 
 
 def python_minor(version: str, day: date) -> str:

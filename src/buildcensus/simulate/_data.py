@@ -6,6 +6,7 @@ Everything is read from `buildcensus/data/simulate/` once per process (cached).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -14,76 +15,18 @@ from typing import Any
 
 from packaging.version import Version
 
-# The platform profile (CONFIG_RULES.md appendix, snapshot 2026-08): build.tools.python as
-# written -> full version.
-PYTHON_FULL = {
-    "2.7": "2.7.18",
-    "3.6": "3.6.15",
-    "3.7": "3.7.17",
-    "3.8": "3.8.20",
-    "3.9": "3.9.25",
-    "3.10": "3.10.20",
-    "3.11": "3.11.15",
-    "3.12": "3.12.13",
-    "3.13": "3.13.14",
-    "3.14": "3.14.6",
-}
-PYTHON_ALIASES = {"3": "3.14", "latest": "3.14"}
-CONDA_FULL = {
-    "miniconda3-4.7": "miniconda3-4.7.12",
-    "miniconda3-3.12-24.1": "miniconda3-3.12-24.1.2-0",
-    "miniconda3-3.12-24.9": "miniconda3-3.12-24.9.2-0",
-    "miniconda-latest": "miniconda3-3.12-24.9.2-0",
-    "mambaforge-4.10": "mambaforge-4.10.3-10",
-    "mambaforge-22.9": "mambaforge-22.9.0-3",
-    "mambaforge-23.11": "mambaforge-23.11.0-0",
-    "mambaforge-latest": "mambaforge-23.11.0-0",
-    "miniforge3-25.11": "miniforge3-25.11.0-1",
-    "miniforge3-26.3": "miniforge3-26.3.2-3",
-    "miniforge3-latest": "miniforge3-26.3.2-3",
-}
-TOOL_FULL = {
-    "nodejs": {
-        "14": "14.21.3",
-        "16": "16.20.2",
-        "18": "18.20.8",
-        "19": "19.9.0",
-        "20": "20.20.2",
-        "22": "22.23.1",
-        "23": "23.11.1",
-        "24": "24.18.0",
-        "25": "25.9.0",
-        "26": "26.4.0",
-        "latest": "26.4.0",
-    },
-    "ruby": {"3.3": "3.3.11", "3.4": "3.4.9", "4.0": "4.0.3", "latest": "4.0.3"},
-    "rust": {
-        "1.55": "1.55.0",
-        "1.61": "1.61.0",
-        "1.64": "1.64.0",
-        "1.70": "1.70.0",
-        "1.75": "1.75.0",
-        "1.78": "1.78.0",
-        "1.82": "1.82.0",
-        "1.86": "1.86.0",
-        "1.91": "1.91.1",
-        "1.96": "1.96.0",
-        "latest": "1.96.0",
-    },
-    "golang": {
-        "1.17": "1.17.13",
-        "1.18": "1.18.10",
-        "1.19": "1.19.13",
-        "1.20": "1.20.14",
-        "1.21": "1.21.13",
-        "1.22": "1.22.12",
-        "1.23": "1.23.12",
-        "1.24": "1.24.13",
-        "1.25": "1.25.11",
-        "1.26": "1.26.4",
-        "latest": "1.26.4",
-    },
-}
+from buildcensus.config import Platform, load_platform
+
+# The tool versions and full versions come from the config resolver's platform profile
+# (`buildcensus/data/platform.yaml`), so the simulator offers what the resolver accepts.
+PLATFORM: Platform = load_platform()
+_PYTHON = PLATFORM.tools["python"]
+# build.tools.python minor version as written (no alias) -> full version.
+PYTHON_FULL = {k: v for k, v in _PYTHON.items() if re.fullmatch(r"\d+\.\d+", k)}
+# build.tools.python conda-style version (aliases included) -> full version.
+CONDA_FULL = {k: v for k, v in _PYTHON.items() if PLATFORM.is_conda(k)}
+# The other tools: version as written (aliases included) -> full version.
+TOOL_FULL = {name: versions for name, versions in PLATFORM.tools.items() if name != "python"}
 # When each Python version became selectable (its upstream release; approximate for the
 # platform). Aliases (`3`, `latest`) resolve to the newest version available at build time.
 PYTHON_SINCE = {
