@@ -99,3 +99,22 @@ def test_readme_documents_every_command():
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     for name in typer.main.get_command(app).commands:
         assert f"buildcensus {name}" in readme, f"README does not mention `buildcensus {name}`"
+
+
+def test_data_commands_accept_both_lake_and_warehouse():
+    """Scripts pass both options to every data command, even where one is unused."""
+    import typer.main
+
+    from buildcensus.cli import app
+
+    def walk(group, prefix=""):
+        for name, cmd in group.commands.items():
+            if hasattr(cmd, "commands"):
+                yield from walk(cmd, f"{prefix}{name} ")
+            else:
+                yield f"{prefix}{name}", cmd
+
+    for name, cmd in walk(typer.main.get_command(app)):
+        opts = {o for p in cmd.params for o in getattr(p, "opts", [])}
+        if "--lake" in opts or "--warehouse" in opts:
+            assert {"--lake", "--warehouse"} <= opts, f"`buildcensus {name}` lacks one of them"

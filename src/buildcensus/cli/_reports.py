@@ -7,7 +7,15 @@ from typing import Annotated, Any
 
 import typer
 
-from buildcensus.cli._common import DEFAULT_WAREHOUSE, Format, FormatOpt, WarehouseOpt, dumps
+from buildcensus.cli._common import (
+    DEFAULT_LAKE,
+    DEFAULT_WAREHOUSE,
+    Format,
+    FormatOpt,
+    LakeOpt,
+    WarehouseOpt,
+    dumps,
+)
 from buildcensus.cli._common import emit_rows as _emit_rows
 from buildcensus.cli._engine import Engine, EngineOpt, SparkMasterOpt
 from buildcensus.reports import REPORTS, connect_warehouse, make_params, run_report
@@ -124,6 +132,7 @@ def versions(
     now: Now = None,
     include_failed: IncludeFailed = False,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    lake: LakeOpt = DEFAULT_LAKE,  # accepted so scripts can pass both (reports read no lake)
     fmt: FormatOpt = Format.table,
     engine: EngineOpt = Engine.duckdb,
     spark_master: SparkMasterOpt = None,
@@ -157,6 +166,7 @@ def top(
     now: Now = None,
     include_failed: IncludeFailed = False,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    lake: LakeOpt = DEFAULT_LAKE,  # accepted so scripts can pass both (reports read no lake)
     fmt: FormatOpt = Format.table,
     engine: EngineOpt = Engine.duckdb,
     spark_master: SparkMasterOpt = None,
@@ -193,6 +203,7 @@ def adoption(
     now: Now = None,
     include_failed: IncludeFailed = False,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    lake: LakeOpt = DEFAULT_LAKE,  # accepted so scripts can pass both (reports read no lake)
     fmt: FormatOpt = Format.table,
     engine: EngineOpt = Engine.duckdb,
     spark_master: SparkMasterOpt = None,
@@ -228,6 +239,7 @@ def extensions(
     now: Now = None,
     include_failed: IncludeFailed = False,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    lake: LakeOpt = DEFAULT_LAKE,  # accepted so scripts can pass both (reports read no lake)
     fmt: FormatOpt = Format.table,
     engine: EngineOpt = Engine.duckdb,
     spark_master: SparkMasterOpt = None,
@@ -258,6 +270,7 @@ def themes(
     now: Now = None,
     include_failed: IncludeFailed = False,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    lake: LakeOpt = DEFAULT_LAKE,  # accepted so scripts can pass both (reports read no lake)
     fmt: FormatOpt = Format.table,
     engine: EngineOpt = Engine.duckdb,
     spark_master: SparkMasterOpt = None,
@@ -295,6 +308,7 @@ def breakdown(
     now: Now = None,
     include_failed: IncludeFailed = False,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    lake: LakeOpt = DEFAULT_LAKE,  # accepted so scripts can pass both (reports read no lake)
     fmt: FormatOpt = Format.table,
     engine: EngineOpt = Engine.duckdb,
     spark_master: SparkMasterOpt = None,
@@ -325,6 +339,7 @@ def config_keys(
     now: Now = None,
     include_failed: IncludeFailed = False,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    lake: LakeOpt = DEFAULT_LAKE,  # accepted so scripts can pass both (reports read no lake)
     fmt: FormatOpt = Format.table,
     engine: EngineOpt = Engine.duckdb,
     spark_master: SparkMasterOpt = None,
@@ -364,6 +379,7 @@ def impact(
     now: Now = None,
     include_failed: IncludeFailed = False,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    lake: LakeOpt = DEFAULT_LAKE,  # accepted so scripts can pass both (reports read no lake)
     fmt: FormatOpt = Format.table,
     engine: EngineOpt = Engine.duckdb,
     spark_master: SparkMasterOpt = None,
@@ -395,6 +411,7 @@ def build_time(
     now: Now = None,
     include_failed: IncludeFailed = False,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    lake: LakeOpt = DEFAULT_LAKE,  # accepted so scripts can pass both (reports read no lake)
     fmt: FormatOpt = Format.table,
     engine: EngineOpt = Engine.duckdb,
     spark_master: SparkMasterOpt = None,

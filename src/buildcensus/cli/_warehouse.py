@@ -105,7 +105,11 @@ def import_(
     raise typer.Exit(1 if s.quarantined else 0)
 
 
-def quarantine(warehouse: WarehouseOpt = DEFAULT_WAREHOUSE, fmt: FormatOpt = Format.table) -> None:
+def quarantine(
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    fmt: FormatOpt = Format.table,
+    lake: LakeOpt = DEFAULT_LAKE,
+) -> None:
     """List the lake documents the import quarantined, with the reason."""
     rows = open_warehouse(warehouse).quarantine()
     emit_rows(rows, fmt, ["key", "reason", "run_id", "time"])
@@ -114,6 +118,7 @@ def quarantine(warehouse: WarehouseOpt = DEFAULT_WAREHOUSE, fmt: FormatOpt = For
 def query(
     sql: Annotated[str, typer.Argument(help="One read-only SQL SELECT over the table views.")],
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    lake: LakeOpt = DEFAULT_LAKE,
     fmt: FormatOpt = Format.table,
     limit: Annotated[int, typer.Option("--limit", help="Row cap.", min=1)] = 10_000,
     timeout: Annotated[float, typer.Option("--timeout", help="Time limit in seconds.")] = 30.0,
