@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -96,9 +96,12 @@ def _run(
     fmt: Format,
     engine: Engine = Engine.duckdb,
     spark_master: str | None = None,
+    lake: str | None = None,
     **options: Any,
 ) -> None:
-    params = make_params(**options)
+    """Run a report with a command's own parameters (`**locals()`): choices become values."""
+    del lake  # accepted by every data command; reports read only the warehouse
+    params = make_params(**{k: v.value if isinstance(v, Enum) else v for k, v in options.items()})
     if engine is Engine.spark:
         from buildcensus.engines.spark import connect_spark
 
@@ -138,21 +141,7 @@ def versions(
     spark_master: SparkMasterOpt = None,
 ) -> None:
     """Installed versions of one package, newest first: projects and builds per version."""
-    _run(
-        "versions",
-        warehouse,
-        fmt,
-        engine,
-        spark_master,
-        since=since,
-        until=until,
-        last=last,
-        now=now,
-        include_failed=include_failed,
-        ecosystem=ecosystem.value,
-        package=package,
-        scope=scope.value,
-    )
+    _run("versions", **locals())
 
 
 @report_app.command("top")
@@ -172,21 +161,7 @@ def top(
     spark_master: SparkMasterOpt = None,
 ) -> None:
     """Most used packages of an ecosystem (normalized names; default limit 50)."""
-    _run(
-        "top",
-        warehouse,
-        fmt,
-        engine,
-        spark_master,
-        since=since,
-        until=until,
-        last=last,
-        now=now,
-        include_failed=include_failed,
-        ecosystem=ecosystem.value,
-        scope=scope.value,
-        limit=limit,
-    )
+    _run("top", **locals())
 
 
 @report_app.command("adoption")
@@ -209,22 +184,7 @@ def adoption(
     spark_master: SparkMasterOpt = None,
 ) -> None:
     """How fast releases are taken up: projects per version in each week or month."""
-    _run(
-        "adoption",
-        warehouse,
-        fmt,
-        engine,
-        spark_master,
-        since=since,
-        until=until,
-        last=last,
-        now=now,
-        include_failed=include_failed,
-        ecosystem=ecosystem.value,
-        package=package,
-        by=by.value,
-        scope=scope.value,
-    )
+    _run("adoption", **locals())
 
 
 @report_app.command("extensions")
@@ -245,20 +205,7 @@ def extensions(
     spark_master: SparkMasterOpt = None,
 ) -> None:
     """Doctool extensions by projects."""
-    _run(
-        "extensions",
-        warehouse,
-        fmt,
-        engine,
-        spark_master,
-        since=since,
-        until=until,
-        last=last,
-        now=now,
-        include_failed=include_failed,
-        kind=kind.value,
-        limit=limit,
-    )
+    _run("extensions", **locals())
 
 
 @report_app.command("themes")
@@ -276,19 +223,7 @@ def themes(
     spark_master: SparkMasterOpt = None,
 ) -> None:
     """Doctool themes by projects."""
-    _run(
-        "themes",
-        warehouse,
-        fmt,
-        engine,
-        spark_master,
-        since=since,
-        until=until,
-        last=last,
-        now=now,
-        include_failed=include_failed,
-        limit=limit,
-    )
+    _run("themes", **locals())
 
 
 @report_app.command("breakdown")
@@ -314,20 +249,7 @@ def breakdown(
     spark_master: SparkMasterOpt = None,
 ) -> None:
     """Projects and builds per value of a build column, a build tool or a config key."""
-    _run(
-        "breakdown",
-        warehouse,
-        fmt,
-        engine,
-        spark_master,
-        since=since,
-        until=until,
-        last=last,
-        now=now,
-        include_failed=include_failed,
-        by=by,
-        limit=limit,
-    )
+    _run("breakdown", **locals())
 
 
 @report_app.command("config-keys")
@@ -345,19 +267,7 @@ def config_keys(
     spark_master: SparkMasterOpt = None,
 ) -> None:
     """Config keys users really set (dotted paths), by projects."""
-    _run(
-        "config-keys",
-        warehouse,
-        fmt,
-        engine,
-        spark_master,
-        since=since,
-        until=until,
-        last=last,
-        now=now,
-        include_failed=include_failed,
-        limit=limit,
-    )
+    _run("config-keys", **locals())
 
 
 @report_app.command("impact")
@@ -385,21 +295,7 @@ def impact(
     spark_master: SparkMasterOpt = None,
 ) -> None:
     """Who breaks if we drop something: projects whose latest build matches every --where."""
-    _run(
-        "impact",
-        warehouse,
-        fmt,
-        engine,
-        spark_master,
-        since=since,
-        until=until,
-        last=last,
-        now=now,
-        include_failed=include_failed,
-        where=where,
-        scope=scope.value,
-        limit=limit,
-    )
+    _run("impact", **locals())
 
 
 @report_app.command("build-time")
@@ -417,16 +313,4 @@ def build_time(
     spark_master: SparkMasterOpt = None,
 ) -> None:
     """Build length per project (seconds): p50, p95, max; slowest p95 first (default limit 50)."""
-    _run(
-        "build-time",
-        warehouse,
-        fmt,
-        engine,
-        spark_master,
-        since=since,
-        until=until,
-        last=last,
-        now=now,
-        include_failed=include_failed,
-        limit=limit,
-    )
+    _run("build-time", **locals())
