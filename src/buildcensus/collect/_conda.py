@@ -12,7 +12,7 @@ import orjson
 import yaml
 
 from buildcensus.collect._requirements import MAX_FILE, parse_requirements_text
-from buildcensus.collect._run import ProbeFailure, Runner, read_local
+from buildcensus.collect._run import ProbeFailure, Runner, json_list, read_local
 
 MATCH_RE = re.compile(r"^\s*(?:(?P<channel>[^\s:]+)::)?(?P<name>[A-Za-z0-9_][A-Za-z0-9_.\-]*)")
 
@@ -84,14 +84,7 @@ def conda_list(runner: Runner, prefix: str | None) -> list[dict[str, Any]]:
     """Installed conda packages from `conda list --json` (channel `pypi` entries skipped)."""
     argv = ["conda", "list", "--json"] + (["--prefix", prefix] if prefix else [])
     res = runner.run(argv)
-    try:
-        data = orjson.loads(res.stdout)
-    except orjson.JSONDecodeError as exc:
-        raise ProbeFailure(
-            f"conda list printed something that is not JSON: {exc}", kind="garbage"
-        ) from None
-    if not isinstance(data, list):
-        raise ProbeFailure("conda list printed JSON that is not a list", kind="garbage")
+    data = json_list(res.stdout, "conda list")
     out = []
     for record in data:
         if isinstance(record, dict) and record.get("channel") != "pypi":

@@ -21,7 +21,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from buildcensus.collect._run import ProbeFailure, Runner
+from buildcensus.collect._run import ProbeFailure, Runner, json_list
 
 # pip list never shows these (pip's `stdlib_pkgs`).
 PIP_SKIP = frozenset({"python", "wsgiref", "argparse"})
@@ -267,14 +267,7 @@ def parse_pip_list(stdout: bytes) -> list[dict[str, Any]]:
     """Decode `pip list --format json` output (pip may print warnings before it)."""
     text = stdout.decode("utf-8", "replace")
     start = text.find("[")
-    try:
-        data = json.loads(text[start:] if start >= 0 else text)
-    except ValueError as exc:
-        raise ProbeFailure(
-            f"pip list printed something that is not JSON: {exc}", kind="garbage"
-        ) from None
-    if not isinstance(data, list):
-        raise ProbeFailure("pip list printed JSON that is not a list", kind="garbage")
+    data = json_list(text[start:] if start >= 0 else text, "pip list")
     out = []
     for item in data:
         if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:

@@ -17,6 +17,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 DEFAULT_TIMEOUT = 20.0
 DEFAULT_MAX_OUTPUT = 32 * 1024 * 1024
@@ -218,3 +221,16 @@ def _tail(data: bytes) -> str:
     text = data[-STDERR_TAIL:].decode("utf-8", "replace").strip()
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return lines[-1][:300] if lines else ""
+
+
+def json_list(text: str | bytes, tool: str) -> list[Any]:
+    """The JSON list a tool printed (`pip list`, `conda list`); garbage is a ProbeFailure."""
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise ProbeFailure(
+            f"{tool} printed something that is not JSON: {exc}", kind="garbage"
+        ) from None
+    if not isinstance(data, list):
+        raise ProbeFailure(f"{tool} printed JSON that is not a list", kind="garbage")
+    return data
