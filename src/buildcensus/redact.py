@@ -122,9 +122,6 @@ def redact_value(value: Any, path: tuple[str, ...] = ()) -> tuple[Any, int]:
         total = 0
         out: dict[str, Any] = {}
         for key, item in value.items():
-            if (*path, key) in _SKIP or (len(path) == 0 and (key,) in _SKIP):
-                out[key] = item
-                continue
             if (
                 isinstance(key, str)
                 and _SECRET_KEY_RE.match(key)

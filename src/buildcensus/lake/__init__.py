@@ -9,7 +9,7 @@ as small reference documents under `telemetry/duplicates/`, so build counts stay
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -74,6 +74,23 @@ def fingerprint(doc: dict[str, Any]) -> str:
     return hashlib.sha256(canonical({**doc, "build": build, "collector": collector})).hexdigest()
 
 
+def _is_ref(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"$blob"}
+
+
+def _map_heavy(doc: dict[str, Any], fn: Callable[[Any], Any]) -> dict[str, Any]:
+    """A copy of `doc` with `fn` applied to each heavy part (the rest shared, not copied)."""
+    out = {**doc, "config": dict(doc["config"]), "packages": dict(doc["packages"])}
+    for eco in ("pip", "conda", "apt"):
+        out["packages"][eco] = dict(doc["packages"][eco])
+    for path in HEAVY_PATHS:
+        parent = out
+        for p in path[:-1]:
+            parent = parent[p]
+        parent[path[-1]] = fn(parent[path[-1]])
+    return out
+
+
 @dataclass(frozen=True)
 class StoreResult:
     """What `Lake.store` did: `stored` a new document or found a `duplicate`."""
@@ -110,17 +127,8 @@ class Lake:
 
     def dehydrate(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Replace heavy parts with blob references (writes the blobs)."""
-        out = {**doc, "config": dict(doc["config"]), "packages": dict(doc["packages"])}
-        for eco in ("pip", "conda", "apt"):
-            out["packages"][eco] = dict(doc["packages"][eco])
-        for path in HEAVY_PATHS:
-            parent = out
-            for p in path[:-1]:
-                parent = parent[p]
-            value = parent[path[-1]]
-            if value:  # empty lists and nulls stay inline
-                parent[path[-1]] = {"$blob": self._put_blob(value)}
-        return out
+        # Empty lists and nulls stay inline.
+        return _map_heavy(doc, lambda v: {"$blob": self._put_blob(v)} if v else v)
 
     def store(self, record: BuildRecord) -> StoreResult:
         """Store a record; idempotent by build id; same-day duplicates become references.
@@ -195,17 +203,7 @@ class Lake:
 
     def hydrate(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Replace blob references with their content (a new dict; the cache is shared)."""
-        out = {**doc, "config": dict(doc["config"]), "packages": dict(doc["packages"])}
-        for eco in ("pip", "conda", "apt"):
-            out["packages"][eco] = dict(doc["packages"][eco])
-        for path in HEAVY_PATHS:
-            parent = out
-            for p in path[:-1]:
-                parent = parent[p]
-            value = parent[path[-1]]
-            if isinstance(value, dict) and set(value) == {"$blob"}:
-                parent[path[-1]] = self._blob(value["$blob"])
-        return out
+        return _map_heavy(doc, lambda v: self._blob(v["$blob"]) if _is_ref(v) else v)
 
     def read_raw(self, key: str) -> dict[str, Any]:
         """A stored document as written (references not resolved)."""
@@ -272,7 +270,7 @@ def _blob_refs(doc: dict[str, Any]) -> set[str]:
         value: Any = doc
         for p in path:
             value = value.get(p) if isinstance(value, dict) else None
-        if isinstance(value, dict) and "$blob" in value:
+        if _is_ref(value):
             refs.add(value["$blob"])
     return refs
 
