@@ -274,8 +274,12 @@ def fsspec_filesystem(
         kwargs.update(key=s.access_key, secret=s.secret_key, token=s.session_token)
     elif s.profile:
         kwargs["profile"] = s.profile
-    # skip_instance_cache: settings may differ between calls (tests, several endpoints).
-    fs = s3fs.S3FileSystem(skip_instance_cache=True, **kwargs)
+    # fsspec's instance cache keys on these kwargs, so each distinct setting gets its own
+    # filesystem, and the same settings reuse one for the whole process. Never make a fresh one
+    # per call: a discarded s3fs filesystem closes its aiohttp session from a garbage-collection
+    # finalizer, which schedules the close on whatever asyncio loop happens to be running then
+    # (a web request's, a test's) and fails there with "attached to a different loop".
+    fs = s3fs.S3FileSystem(**kwargs)
     return fs, f"{bucket}/{prefix}" if prefix else bucket
 
 

@@ -139,6 +139,20 @@ def test_local_filesystems(tmp_path):
     assert "s3" not in con.list_filesystems()
 
 
+def test_s3fs_filesystem_is_one_per_settings():
+    """Same settings share one s3fs filesystem; a fresh one per call would be discarded to the
+    garbage collector, whose finalizer closes its session on whatever asyncio loop is running
+    then (CI once failed on that in an unrelated web test)."""
+    from buildcensus.storage_fs import S3Settings
+
+    one = S3Settings("http://127.0.0.1:1", "us-east-1", "key", "secret", None)
+    two = S3Settings("http://127.0.0.1:2", "us-east-1", "key", "secret", None)
+    first, root = fsspec_filesystem("s3://bkt/wh", one)
+    assert root == "bkt/wh"
+    assert fsspec_filesystem("s3://bkt/other", one)[0] is first
+    assert fsspec_filesystem("s3://bkt/wh", two)[0] is not first
+
+
 # --------------------------------------------------------------- against SeaweedFS
 
 
