@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from packaging.utils import canonicalize_name
 
@@ -28,16 +29,24 @@ def is_build_id(value: str) -> bool:
     return bool(BUILD_ID_RE.fullmatch(value))
 
 
+# The normalizers are pure and the same few thousand names recur in every record (the ingest
+# service normalizes hundreds per request), so each keeps a bounded cache.
+_CACHE_SIZE = 1 << 16
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
 def normalize_pip(name: str) -> str:
     """PEP 503 normalized name: `Sphinx_RTD.theme` -> `sphinx-rtd-theme`."""
     return canonicalize_name(name)
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def normalize_conda(name: str) -> str:
     """Conda names are case-insensitive; compare lowercase."""
     return name.strip().lower()
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def normalize_apt(name: str) -> str:
     """Debian package names are lowercase; drop an architecture qualifier (`libc6:amd64`)."""
     return name.strip().lower().split(":", 1)[0]

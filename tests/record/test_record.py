@@ -161,3 +161,25 @@ def test_schema_is_published():
         "pull_request",
         "other",
     }
+
+
+def test_depth_walk_can_be_left_to_the_caller(record_dict):
+    deep: dict = {}
+    cur = deep
+    for _ in range(70):
+        cur["x"] = {}
+        cur = cur["x"]
+    record_dict["config"]["user"] = deep
+    with pytest.raises(RecordError, match="nested deeper"):
+        parse_record(record_dict)
+    assert parse_record(record_dict, check_depth=False).config.user == deep
+
+
+def test_given_normalized_names_are_kept(record_dict):
+    record_dict["packages"]["pip"]["all"] = [
+        {"name": "Foo_Bar", "version": "1", "normalized": "custom"},
+        {"name": "Foo_Bar", "version": "1"},
+    ]
+    pkgs = parse_record(record_dict).packages.pip.all
+    assert [p.normalized for p in pkgs] == ["custom", "foo-bar"]
+    assert "normalized" in pkgs[1].model_fields_set
