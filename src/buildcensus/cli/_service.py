@@ -65,6 +65,7 @@ def serve(
     import uvicorn
 
     from buildcensus.service import Limits, ServiceSettings, create_app
+    from buildcensus.service.app import tune_gc
 
     if tokens is None:
         err("warning: no --tokens file: every protected route answers 401")
@@ -80,6 +81,7 @@ def serve(
         min_projects=min_projects,
     )
     app = create_app(settings)
+    tune_gc()
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log)
 
 

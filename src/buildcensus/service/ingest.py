@@ -20,7 +20,7 @@ from starlette.requests import Request
 from buildcensus.errors import LakeError, RecordError, UsageError
 from buildcensus.lake import Lake
 from buildcensus.lake.keys import forgotten_key
-from buildcensus.record import BuildRecord, parse_record
+from buildcensus.record import MAX_DEPTH, BuildRecord, parse_record
 from buildcensus.service.http_errors import ApiError
 from buildcensus.service.limits import (
     JSON_TYPES,
@@ -128,11 +128,16 @@ class Ingestor:
         # Striped locks serialize stores per build id within this process.
         self._locks = [threading.Lock() for _ in range(64)]
 
-    def validate(self, value: Any) -> BuildRecord:
-        """A valid record, or ApiError 422 naming the field path."""
-        check_shape(value, self.limits)
+    def validate(self, value: Any, size: int | None = None) -> BuildRecord:
+        """A valid record, or ApiError 422 naming the field path.
+
+        `size`: bytes of the JSON text `value` was decoded from (lets the limits walk skip
+        length checks that cannot fail).
+        """
+        check_shape(value, self.limits, size)
         try:
-            record = parse_record(value)
+            # The limits walk bounded the depth already when its limit is the tighter one.
+            record = parse_record(value, check_depth=self.limits.max_depth > MAX_DEPTH)
         except RecordError as exc:
             raise _record_error(exc) from None
         if record.project.slug in self.optout:
@@ -168,21 +173,24 @@ class Ingestor:
         except ApiError as exc:
             return self._counted(Outcome("rejected", exc.status, error=exc))
 
-    def ingest(self, value: Any) -> Outcome:
+    def ingest(self, value: Any, size: int | None = None) -> Outcome:
         """Validate and store one parsed record (blocking); errors become a rejected Outcome."""
         try:
-            record = self.validate(value)
+            record = self.validate(value, size)
         except ApiError as exc:
             return self._counted(Outcome("rejected", exc.status, error=exc))
         return self._store_counted(record)
 
-    def ingest_many(self, items: list[Any | ApiError]) -> list[Outcome]:
+    def ingest_many(
+        self, items: list[Any | ApiError], sizes: list[int] | None = None
+    ) -> list[Outcome]:
         """Validate every item, then store the valid ones (blocking); results in input order.
 
         Stores run on a few threads so their fsyncs overlap (a lone client sending batches
         would otherwise wait for every fsync in turn). A build id repeated within the batch
         is stored after its first occurrence, so the repeat is reported as a duplicate.
-        Error paths are relative to the item.
+        Error paths are relative to the item. `sizes`: bytes of each item's JSON text (or an
+        upper bound), as for `validate`.
         """
         outcomes: list[Outcome | None] = [None] * len(items)
         first: list[tuple[int, BuildRecord]] = []
@@ -192,7 +200,7 @@ class Ingestor:
             try:
                 if isinstance(item, ApiError):
                     raise item
-                record = self.validate(item)
+                record = self.validate(item, sizes[i] if sizes is not None else None)
             except ApiError as exc:
                 outcomes[i] = self._counted(Outcome("rejected", exc.status, error=exc))
                 continue
@@ -210,11 +218,12 @@ class Ingestor:
         """POST /api/v1/builds: one JSON record. Raises ApiError (counted) when rejected."""
         try:
             media_type(request, JSON_TYPES)
-            value = decode_json(await read_body(request, self.limits.max_body_bytes), self.limits)
+            body = await read_body(request, self.limits.max_body_bytes)
+            value = decode_json(body, self.limits)
         except ApiError as exc:
             self.metrics.record("rejected", exc.code)
             raise
-        outcome = await run_in_threadpool(self.ingest, value)
+        outcome = await run_in_threadpool(self.ingest, value, len(body))
         if outcome.error is not None:
             raise outcome.error
         return outcome
@@ -223,14 +232,18 @@ class Ingestor:
         """POST /api/v1/builds/batch: a JSON array or NDJSON; one Outcome per item."""
         mt = media_type(request, JSON_TYPES + NDJSON_TYPES)
         body = await read_body(request, self.limits.max_batch_bytes)
-        items = self._split_ndjson(body) if mt in NDJSON_TYPES else self._split_array(body)
+        if mt in NDJSON_TYPES:
+            items, sizes = self._split_ndjson(body)
+        else:
+            items = self._split_array(body)
+            sizes = [len(body)] * len(items)  # each item's text is shorter than the array's
         if len(items) > self.limits.max_batch:
             raise ApiError(
                 413,
                 "batch_too_large",
                 f"{len(items)} records in one batch; at most {self.limits.max_batch}",
             )
-        return await run_in_threadpool(self.ingest_many, items)
+        return await run_in_threadpool(self.ingest_many, items, sizes)
 
     def _split_array(self, body: bytes) -> list[Any]:
         value = decode_json(body, self.limits)
@@ -238,12 +251,14 @@ class Ingestor:
             raise ApiError(422, "invalid_request", "a batch must be a JSON array of records")
         return value
 
-    def _split_ndjson(self, body: bytes) -> list[Any | ApiError]:
+    def _split_ndjson(self, body: bytes) -> tuple[list[Any | ApiError], list[int]]:
         items: list[Any | ApiError] = []
+        sizes: list[int] = []
         for line in body.splitlines():
             if line.strip():
                 try:
                     items.append(decode_json(line, self.limits))
                 except ApiError as exc:
                     items.append(exc)
-        return items
+                sizes.append(len(line))
+        return items, sizes

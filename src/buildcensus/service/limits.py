@@ -101,12 +101,52 @@ def deep_path(text: bytes, max_depth: int) -> str | None:
     return None
 
 
-def check_shape(value: Any, limits: Limits) -> None:
-    """422 naming the first path nested too deep or holding too long a string or list."""
-    if _within(value, limits):
+def check_shape(value: Any, limits: Limits, size: int | None = None) -> None:
+    """422 naming the first path nested too deep or holding too long a string or list.
+
+    `size` is the length in bytes of the JSON text `value` came from (or an upper bound).
+    A string needs at least as many bytes as characters and a list of n items at least
+    2n + 1 bytes, so when the text is short enough only the depth can be exceeded and a
+    cheaper walk over the containers suffices.
+    """
+    if size is not None and _lengths_fit(size, limits):
+        if _depth_within(value, limits.max_depth):
+            return
+    elif _within(value, limits):
         return
     code, message, where = _first_violation(value, limits)
     raise ApiError(422, code, message, where)
+
+
+def _lengths_fit(size: int, limits: Limits) -> bool:
+    """True when no string or list in `size` bytes of JSON can exceed the length limits."""
+    return size <= limits.max_string_length and size < 2 * limits.max_list_length + 3
+
+
+def _depth_within(value: Any, max_depth: int) -> bool:
+    """True when `value` nests at most `max_depth` containers deep (breadth first, no paths)."""
+    level = [value]
+    depth = 1
+    while level:
+        nested: list[Any] = []
+        add = nested.append
+        for v in level:
+            kind = type(v)
+            if kind is dict:
+                items = v.values()
+            elif kind is list:
+                items = v
+            else:
+                continue
+            if depth > max_depth:
+                return False
+            for x in items:
+                kind = type(x)
+                if kind is dict or kind is list:
+                    add(x)
+        level = nested
+        depth += 1
+    return True
 
 
 def _within(value: Any, limits: Limits) -> bool:
