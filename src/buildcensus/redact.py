@@ -73,6 +73,19 @@ _MAYBE_RE = re.compile(
     r"|PRIVATE KEY|@|TOKEN|SECRET|PASS|KEY|CREDENTIAL|--|Bearer|Basic",
     re.IGNORECASE,
 )
+# The same on lowercased ASCII text, without IGNORECASE: about ten times faster (Python's
+# re tries every alternative at every position under IGNORECASE). For ASCII text both agree;
+# other text (where Unicode case folding has more cases) takes `_MAYBE_RE`.
+_MAYBE_LOWER_RE = re.compile(_MAYBE_RE.pattern.lower())
+
+
+def _maybe(text: str) -> bool:
+    """True when `text` may hold a secret (every pattern below implies a match)."""
+    if text.isascii():
+        return _MAYBE_LOWER_RE.search(text.lower()) is not None
+    return _MAYBE_RE.search(text) is not None
+
+
 # Installed-package lists hold registry names and versions only: no place for a secret,
 # except a conda channel, which may be a URL with a token.
 _PACKAGE_LISTS = (("pip", "all"), ("pip", "top_level"), ("apt", "all"), ("apt", "user"))
@@ -80,7 +93,7 @@ _PACKAGE_LISTS = (("pip", "all"), ("pip", "top_level"), ("apt", "all"), ("apt", 
 
 def redact_text(text: str) -> tuple[str, int]:
     """Mask secret-looking parts of a string; returns (new text, number of masks)."""
-    if len(text) < 8 or not _MAYBE_RE.search(text):
+    if len(text) < 8 or not _maybe(text):
         return text, 0
     original = text
     text = _TOKEN_RE.sub(MASK, text)
@@ -159,19 +172,25 @@ def _redact_cached(value: Any, path: tuple[str, ...]) -> tuple[Any, int]:
     return (orjson.loads(redacted) if redacted is not None else value), n
 
 
-def redact_document(doc: dict[str, Any]) -> int:
-    """Mask secrets in a record's JSON document in place; adds the count to `redactions`."""
-    packages = doc.get("packages") or {}
+def _may_hold_secret(value: Any) -> bool:
+    """False only when nothing in a JSON value can be masked: one `_MAYBE_RE` pass over its
+    JSON text. Every pattern and secret-looking mapping key implies a `_MAYBE_RE` match, and
+    no match can span the characters JSON escapes (quote, backslash, control characters), so a
+    match in any string or key of the value is also a match in its JSON text."""
+    try:
+        text = orjson.dumps(value).decode()
+    except (orjson.JSONEncodeError, TypeError):  # not plain JSON: take the full walk
+        return True
+    return _maybe(text)
+
+
+def redact_part(name: str, value: Any) -> tuple[Any, int]:
+    """Redact a record's `config` or `packages` part (JSON types) as `redact_document` does;
+    `packages` is changed in place, `config` is returned as a new value when changed."""
+    if name == "config":
+        return _redact_cached(value, ("config",))
     total = 0
-    for key in list(doc):
-        if key == "packages" or (key,) in _SKIP:
-            continue
-        if key == "config":
-            doc[key], n = _redact_cached(doc[key], (key,))
-        else:
-            doc[key], n = redact_value(doc[key], (key,))
-        total += n
-    for eco, scopes in packages.items():
+    for eco, scopes in value.items():
         for scope, items in scopes.items():
             if (eco, scope) in _PACKAGE_LISTS:
                 continue
@@ -182,6 +201,21 @@ def redact_document(doc: dict[str, Any]) -> int:
                         total += n
                 continue
             scopes[scope], n = _redact_cached(items, ("packages", eco, scope))
+            total += n
+    return value, total
+
+
+def redact_document(doc: dict[str, Any]) -> int:
+    """Mask secrets in a record's JSON document in place; adds the count to `redactions`."""
+    total = 0
+    light = [k for k in doc if k not in ("config", "packages") and (k,) not in _SKIP]
+    if light and _may_hold_secret({k: doc[k] for k in light}):
+        for key in light:
+            doc[key], n = redact_value(doc[key], (key,))
+            total += n
+    for key in ("config", "packages"):
+        if doc.get(key):
+            doc[key], n = redact_part(key, doc[key])
             total += n
     if total:
         doc["redactions"] = doc.get("redactions", 0) + total

@@ -9,6 +9,7 @@ as small reference documents under `telemetry/duplicates/`, so build counts stay
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,7 +33,7 @@ from buildcensus.lake.keys import (
 from buildcensus.lake.storage import LocalStorage, Storage, open_storage
 from buildcensus.names import is_project_slug
 from buildcensus.record import BuildRecord
-from buildcensus.redact import redact_document
+from buildcensus.redact import redact_document, redact_part
 
 __all__ = [
     "HEAVY_PATHS",
@@ -67,11 +68,31 @@ def canonical(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
-def fingerprint(doc: dict[str, Any]) -> str:
-    """Content hash of a record, ignoring build id, start, length and collector timing."""
+def _digest(value: Any) -> str:
+    return hashlib.sha256(canonical(value)).hexdigest()
+
+
+def _refs_only(doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` with each non-empty heavy part as its blob reference (computed, nothing written)."""
+    if not isinstance(doc.get("config"), dict) or not isinstance(doc.get("packages"), dict):
+        return doc
+    return _map_heavy(doc, lambda v: v if not v or _is_ref(v) else {"$blob": _digest(v)})
+
+
+def _fingerprint_refs(doc: dict[str, Any]) -> str:
     build = {k: v for k, v in doc["build"].items() if k not in ("id", "start", "length")}
     collector = {k: v for k, v in doc.get("collector", {}).items() if k != "seconds"}
     return hashlib.sha256(canonical({**doc, "build": build, "collector": collector})).hexdigest()
+
+
+def fingerprint(doc: dict[str, Any]) -> str:
+    """Content hash of a record, ignoring build id, start, length and collector timing.
+
+    Heavy parts count by their blob reference (the hash of their content), so the stored,
+    dehydrated document and the full record give the same fingerprint and the heavy parts
+    are not hashed again for every build.
+    """
+    return _fingerprint_refs(_refs_only(doc))
 
 
 def _is_ref(value: Any) -> bool:
@@ -80,15 +101,40 @@ def _is_ref(value: Any) -> bool:
 
 def _map_heavy(doc: dict[str, Any], fn: Callable[[Any], Any]) -> dict[str, Any]:
     """A copy of `doc` with `fn` applied to each heavy part (the rest shared, not copied)."""
-    out = {**doc, "config": dict(doc["config"]), "packages": dict(doc["packages"])}
-    for eco in ("pip", "conda", "apt"):
-        out["packages"][eco] = dict(doc["packages"][eco])
+    return {
+        **doc,
+        "config": _map_part("config", doc["config"], fn),
+        "packages": _map_part("packages", doc["packages"], fn),
+    }
+
+
+def _map_part(name: str, part: dict[str, Any], fn: Callable[[Any], Any]) -> dict[str, Any]:
+    """A copy of a record's `config` or `packages` with `fn` applied to its heavy parts."""
+    out = dict(part)
+    if name == "packages":
+        for eco in ("pip", "conda", "apt"):
+            out[eco] = dict(part[eco])
     for path in HEAVY_PATHS:
+        if path[0] != name:
+            continue
         parent = out
-        for p in path[:-1]:
+        for p in path[1:-1]:
             parent = parent[p]
         parent[path[-1]] = fn(parent[path[-1]])
     return out
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A record's `config` or `packages`, redacted and dehydrated (blob references)."""
+
+    refs: dict[str, Any]
+    redactions: int
+    digests: tuple[str, ...]
+
+
+_PART_NAMES = ("config", "packages")
+_PART_CACHE_SIZE = 8192
 
 
 @dataclass(frozen=True)
@@ -108,6 +154,10 @@ class Lake:
         self._known_blobs: set[str] = set()
         self._blob_cache: dict[str, Any] = {}
         self._blob_cache_size = blob_cache_size
+        # Redacted, dehydrated config/packages parts: by content hash, and (shared_parts) by
+        # the identity of a part object while it lives.
+        self._parts: dict[bytes, _Part] = {}
+        self._shared: dict[int, tuple[weakref.ref[Any], _Part]] = {}
 
     @property
     def url(self) -> str:
@@ -125,42 +175,94 @@ class Lake:
             self._known_blobs.add(digest)
         return digest
 
+    def _blob_ref(self, value: Any) -> Any:
+        # Empty lists and nulls stay inline.
+        return {"$blob": self._put_blob(value)} if value else value
+
     def dehydrate(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Replace heavy parts with blob references (writes the blobs)."""
-        # Empty lists and nulls stay inline.
-        return _map_heavy(doc, lambda v: {"$blob": self._put_blob(v)} if v else v)
+        return _map_heavy(doc, self._blob_ref)
 
-    def store(self, record: BuildRecord) -> StoreResult:
+    def store(self, record: BuildRecord, *, shared_parts: bool = False) -> StoreResult:
         """Store a record; idempotent by build id; same-day duplicates become references.
 
         Secrets are redacted first (`buildcensus.redact`), so nothing secret-looking is stored.
         Returns only once the write is durable (with group commit: after a shared sync).
+
+        `shared_parts=True` is a promise by the caller that `record.config` and
+        `record.packages` are never changed once stored (the simulator reuses one object for
+        every build with the same config or package lists): their redacted, dehydrated form
+        is then remembered by object identity instead of being serialized for every build.
+        What is stored is the same either way.
         """
-        result = self._store(record)
+        result = self._store(record, shared_parts)
         sync = getattr(self.storage, "sync", None)
         if sync is not None:
             sync()
         return result
 
-    def _store(self, record: BuildRecord) -> StoreResult:
+    def _part(self, name: str, model: Any, shared: bool) -> _Part:
+        """The redacted, dehydrated form of `record.config` or `record.packages` (writes the
+        blobs it refers to), remembered by content (or, `shared`, by object identity)."""
+        if shared:
+            hit = self._shared.get(id(model))
+            if (
+                hit is not None
+                and hit[0]() is model
+                and self._known_blobs.issuperset(hit[1].digests)
+            ):
+                return hit[1]
+        value = model.model_dump(mode="json")
+        ckey = hashlib.sha256(orjson.dumps(value)).digest() + name.encode()
+        part = self._parts.get(ckey)
+        if part is None or not self._known_blobs.issuperset(part.digests):
+            value, n = redact_part(name, value)
+            digests: list[str] = []
+
+            def blob_ref(v: Any) -> Any:
+                ref = self._blob_ref(v)
+                if ref is not v:
+                    digests.append(ref["$blob"])
+                return ref
+
+            part = _Part(_map_part(name, value, blob_ref), n, tuple(digests))
+            if len(self._parts) >= _PART_CACHE_SIZE:
+                self._parts.pop(next(iter(self._parts)))
+            self._parts[ckey] = part
+        if shared:
+            ident = id(model)
+            shared_map = self._shared
+            ref = weakref.ref(model, lambda _r, i=ident, m=shared_map: m.pop(i, None))
+            shared_map[ident] = (ref, part)
+        return part
+
+    def _store(self, record: BuildRecord, shared_parts: bool = False) -> StoreResult:
         if self.storage.exists(forgotten_key(record.project.slug)):
             raise LakeError(f"project {record.project.slug} opted out (forgotten): not stored")
-        doc = record.to_json_dict()
+        # The light part of the record, then the heavy parts (each serialized, redacted and
+        # hashed once per content, not once per build).
+        doc = record.model_dump(mode="json", exclude=set(_PART_NAMES))
         redact_document(doc)
+        heavy = 0
+        for name in _PART_NAMES:
+            part = self._part(name, getattr(record, name), shared_parts)
+            doc[name] = part.refs
+            heavy += part.redactions
+        if heavy:
+            doc["redactions"] = doc.get("redactions", 0) + heavy
         start, bid = record.build.start, record.build.id
         key = build_key(start, bid)
         dkey = duplicate_key(start, bid)
-        fp = fingerprint(doc)
-        # A re-stored build id is idempotent.
-        for existing in (key, dkey):
-            if self.storage.exists(existing):
-                if fingerprint(self.load(existing)) != fp:
-                    raise LakeError(f"build {bid} is already stored with different content")
-                target = self._duplicate_target(existing)
-                return StoreResult("duplicate", existing, target)
+        fp = _fingerprint_refs(doc)
+        # A re-stored build id is idempotent (a build already stored in full is caught when
+        # its document cannot be created below).
+        if self.storage.exists(dkey):
+            return self._restored(dkey, bid, fp)
         marker = dedup_key(start, fp)
         target = self._marker_target(marker)
         if target is not None and target != key:
+            if self.storage.exists(key):
+                return self._restored(key, bid, fp)
             ref = {
                 "schema_version": doc["schema_version"],
                 "duplicate_of": target,
@@ -171,12 +273,19 @@ class Lake:
             }
             self.storage.put(dkey, canonical(ref))
             return StoreResult("duplicate", dkey, target)
-        self.storage.put(key, canonical(self.dehydrate(doc)))
+        if not self.storage.put_if_absent(key, canonical(doc)):
+            return self._restored(key, bid, fp)
         if not self.storage.put_if_absent(marker, key.encode()):
             # Crash leftovers or a concurrent writer: point the marker at a live document.
             if self._marker_target(marker) is None:
                 self.storage.put(marker, key.encode())
         return StoreResult("stored", key)
+
+    def _restored(self, existing: str, bid: int | str, fp: str) -> StoreResult:
+        """A build id stored again: fine with the same content, an error with other content."""
+        if fingerprint(self.load(existing)) != fp:
+            raise LakeError(f"build {bid} is already stored with different content")
+        return StoreResult("duplicate", existing, self._duplicate_target(existing))
 
     def _duplicate_target(self, key: str) -> str | None:
         if key.startswith(DUPLICATES):

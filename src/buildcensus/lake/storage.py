@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,6 +108,7 @@ class LocalStorage:
     ) -> None:
         self.root = Path(root)
         self.url = str(self.root)
+        self._root = str(self.root)
         self.durable = durable and not group_commit
         self._dirs: set[str] = set()
         self._group = _GroupSync(self.root) if group_commit else None
@@ -117,29 +118,41 @@ class LocalStorage:
         if self._group is not None:
             self._group.wait()
 
-    def _path(self, key: str) -> Path:
-        return self.root / check_key(key)
+    def _path(self, key: str) -> str:
+        # Plain strings, not pathlib: this runs several times for every stored build.
+        return f"{self._root}/{check_key(key)}"
 
-    def _write_temp(self, path: Path, data: bytes) -> str:
-        parent = str(path.parent)
+    def _mkdir(self, parent: str) -> None:
         if parent not in self._dirs:  # one mkdir per directory and process, not per write
-            path.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(parent, exist_ok=True)
             self._dirs.add(parent)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+
+    def _write_temp(self, path: str, data: bytes) -> str:
+        parent = os.path.dirname(path)
+        self._mkdir(parent)
+        while True:
+            # A name unique to this process and call (what mkstemp does, without drawing a
+            # random name every time); a leftover of a crashed process is stepped over.
+            tmp = f"{parent}/.tmp-{os.getpid()}-{next(_counter)}"
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            except FileExistsError:
+                continue
+            break
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                if self.durable:
-                    f.flush()
-                    os.fsync(f.fileno())
+            _write_all(fd, data)
+            if self.durable:
+                os.fsync(fd)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            os.close(fd)
+            os.unlink(tmp)
             raise
+        os.close(fd)
         return tmp
 
-    def _sync_dir(self, path: Path) -> None:
+    def _sync_dir(self, parent: str) -> None:
         if self.durable:
-            fd = os.open(path, os.O_RDONLY)
+            fd = os.open(parent, os.O_RDONLY)
             try:
                 os.fsync(fd)
             finally:
@@ -149,12 +162,11 @@ class LocalStorage:
         path = self._path(key)
         tmp = self._write_temp(path, data)
         os.replace(tmp, path)
-        self._sync_dir(path.parent)
+        self._sync_dir(os.path.dirname(path))
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
+        # No existence check first: callers ask for objects that are almost always new.
         path = self._path(key)
-        if path.exists():
-            return False
         tmp = self._write_temp(path, data)
         try:
             os.link(tmp, path)  # atomic create-if-absent: link fails when the name exists
@@ -162,22 +174,26 @@ class LocalStorage:
             return False
         finally:
             os.unlink(tmp)
-        self._sync_dir(path.parent)
+        self._sync_dir(os.path.dirname(path))
         return True
 
     def get(self, key: str) -> bytes:
         try:
-            return self._path(key).read_bytes()
+            with open(self._path(key), "rb", buffering=0) as f:
+                return f.readall()
         except FileNotFoundError:
             raise NotFoundError(f"not in the lake: {key}") from None
         except IsADirectoryError:
             raise NotFoundError(f"not an object: {key}") from None
 
     def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        return os.path.isfile(self._path(key))
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        try:
+            os.unlink(self._path(key))
+        except FileNotFoundError:
+            pass
 
     def list(self, prefix: str = "") -> Iterator[str]:
         base = self.root / prefix if prefix else self.root
@@ -189,6 +205,15 @@ class LocalStorage:
                 if name.startswith(".tmp-"):
                     continue
                 yield (os.path.join(dirpath, name)[root_len:]).replace(os.sep, "/")
+
+
+_counter = itertools.count()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def open_storage(

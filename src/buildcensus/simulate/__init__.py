@@ -83,7 +83,9 @@ def _lake_worker(
     lake = open_lake(url, durable=durable)
     summary = SimulateSummary()
     for rec in simulate(opts, worker, workers):
-        result = lake.store(rec)
+        # The simulator reuses one config / package-lists object for every build that has
+        # them and never changes it: the lake may remember their stored form by identity.
+        result = lake.store(rec, shared_parts=True)
         summary.records += 1
         summary.failed += rec.build.success is False
         if result.status == "stored":
