@@ -290,3 +290,89 @@ def test_group_commit_concurrent_stores(tmp_path, record_dict):
     assert statuses == ["stored"] * 40
     assert len(list(lake.iter_keys())) == 40
     assert lake.storage._group._done >= 1
+
+
+def _tree(root):
+    out = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as f:
+                out[os.path.relpath(path, root)] = f.read()
+    return out
+
+
+def test_shared_parts_store_exactly_the_same(tmp_path):
+    """The simulator's fast path (parts remembered by identity) writes the same bytes."""
+    from datetime import date
+
+    from buildcensus.simulate import SimulateOptions, simulate
+
+    recs = list(simulate(SimulateOptions(projects=60, days=6, seed=5, end=date(2026, 11, 30))))
+    assert len({id(r.packages) for r in recs}) < len(recs)  # parts really are shared
+    plain = Lake(LocalStorage(tmp_path / "plain", durable=False))
+    shared = Lake(LocalStorage(tmp_path / "shared", durable=False))
+    a = [plain.store(r) for r in recs]
+    b = [shared.store(r, shared_parts=True) for r in recs]
+    assert a == b
+    assert any(r.status == "duplicate" for r in a)
+    assert _tree(tmp_path / "plain") == _tree(tmp_path / "shared")
+    for rec, res in zip(recs[:200], b[:200], strict=True):
+        assert shared.load(res.key) == redact_record(rec).to_json_dict()
+
+
+def test_shared_parts_rewrite_blobs_deleted_behind_the_lake(tmp_path, record_dict):
+    """Blobs deleted by prune/forget (which clear the known-blob set) are written again."""
+    lake = Lake(LocalStorage(tmp_path / "lake", durable=False))
+    rec = parse_record(record_dict)
+    lake.store(rec, shared_parts=True)
+    for key in list(lake.storage.list("telemetry/blobs")):
+        lake.storage.delete(key)
+    lake._known_blobs.clear()
+    again = rec.model_copy(update={"build": rec.build.model_copy(update={"id": 43})})
+    again.python = "3.99"  # other content: stored in full, refers to the same blobs
+    res = lake.store(again, shared_parts=True)
+    assert res.status == "stored"
+    assert lake.load(res.key)["packages"] == rec.to_json_dict()["packages"]
+    assert lake.load(res.key)["config"] == rec.to_json_dict()["config"]
+
+
+def test_fingerprint_of_stored_document_equals_full_record(lake, record_dict):
+    from buildcensus.lake import fingerprint
+
+    res = lake.store(parse_record(record_dict))
+    assert fingerprint(lake.read_raw(res.key)) == fingerprint(lake.load(res.key))
+    assert fingerprint(lake.load(res.key)) == fingerprint(parse_record(record_dict).to_json_dict())
+
+
+def test_restore_of_a_duplicate_with_other_content_rejected(lake, record_dict):
+    lake.store(parse_record(record_dict))  # 42
+    record_dict["build"].update(id=43, start="2026-12-01T18:00:00Z")
+    assert lake.store(parse_record(record_dict)).status == "duplicate"
+    assert lake.store(parse_record(record_dict)).key.startswith("telemetry/duplicates/")
+    record_dict["python"] = "3.8.0"
+    with pytest.raises(LakeError, match="different content"):
+        lake.store(parse_record(record_dict))
+
+
+def test_restore_with_content_of_another_build_rejected(lake, record_dict):
+    """An id stored in full, stored again with the content of another build of that day, is an
+    error -- not a duplicate reference next to its own document."""
+    lake.store(parse_record(record_dict))  # 42
+    record_dict["build"]["id"] = 43
+    record_dict["python"] = "3.8.0"
+    lake.store(parse_record(record_dict))  # 43, other content
+    record_dict["python"] = lake.get("42")["python"]  # now 43 claims 42's content
+    with pytest.raises(LakeError, match="different content"):
+        lake.store(parse_record(record_dict))
+    assert not lake.storage.exists("telemetry/duplicates/2026/12/2026-12-01-43.json")
+
+
+def test_put_if_absent_leaves_no_temp_files(tmp_path):
+    s = LocalStorage(tmp_path / "s", durable=True)
+    assert s.put_if_absent("a/b/c.json", b"1") is True
+    assert s.put_if_absent("a/b/c.json", b"2") is False
+    s.put("a/b/d.json", b"3")
+    s.put("a/b/d.json", b"4")
+    assert sorted(os.listdir(tmp_path / "s" / "a" / "b")) == ["c.json", "d.json"]
+    assert s.get("a/b/c.json") == b"1" and s.get("a/b/d.json") == b"4"

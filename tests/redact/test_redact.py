@@ -127,3 +127,51 @@ def test_fuzz_redact_never_crashes(text):
     out, n = redact_text(text)
     assert isinstance(out, str) and n >= 0
     assert redact_text(out)[1] == 0
+
+
+# Pieces of what `_MAYBE_RE` looks for, and characters Unicode case folding treats specially.
+_PIECES = ["gh", "p_", "github_pat_", "glpat-", "AKIA", "asia", "xox", "b-", "pypi-", "npm_"]
+_PIECES += ["sk", "-", "_", "AIza", "eyJ", "private key", "@", "ToKeN", "secret", "pass", "KEY"]
+_PIECES += ["credential", "bearer", "Basic", "a", " ", "é", "ſ", "\u212a", "İ", '"', "\\", "\n"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=12).map("".join))
+def test_lowercase_prescan_agrees_with_ignorecase(text):
+    from buildcensus.redact import _MAYBE_RE, _maybe
+
+    for t in (text, text.upper(), text.swapcase()):
+        assert _maybe(t) == (_MAYBE_RE.search(t) is not None)
+
+
+_json_text = st.lists(st.sampled_from([*_PIECES, GH, "=", "://", "u:pw1234567"]), max_size=8).map(
+    "".join
+)
+_json_values = st.recursive(
+    st.none() | st.integers() | _json_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_json_text, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+_LIGHT_KEYS = st.sampled_from(["build", "doctool", "tools", "os", "errors"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_LIGHT_KEYS, _json_values))
+def test_prescan_skips_only_documents_with_nothing_to_mask(doc):
+    """Skipping the walk when the JSON text has no `_MAYBE_RE` match changes nothing."""
+    import copy
+
+    from buildcensus import redact
+
+    full = copy.deepcopy(doc)
+    n_full = 0
+    for key in list(full):
+        full[key], n = redact.redact_value(full[key], (key,))
+        n_full += n
+    fast = copy.deepcopy(doc)
+    assert redact.redact_document(fast) == n_full
+    if n_full:
+        full["redactions"] = n_full
+    assert fast == full
