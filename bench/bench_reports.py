@@ -130,7 +130,8 @@ def write_warehouse(data: dict[str, Any], root: Path, batch: int = 50_000) -> No
     builds part per (run, month), rows sorted by (start, key), zstd, committed by a manifest —
     `open_warehouse(root).connect()` then reads it like any imported warehouse.
     """
-    from buildcensus.warehouse._schema import SCHEMAS
+    from buildcensus.warehouse._keys import add_keys
+    from buildcensus.warehouse._schema import BASE_SCHEMAS, LAYOUT, SCHEMAS
     from buildcensus.warehouse._store import Store, commit_run, new_run_id
 
     store = Store(pafs.LocalFileSystem(), str(root))
@@ -167,26 +168,28 @@ def write_warehouse(data: dict[str, Any], root: Path, batch: int = 50_000) -> No
                 "n_errors": [0] * k, "redactions": [0] * k,
                 "collector_seconds": [0.5] * k,
             }  # fmt: skip
-            schema = SCHEMAS["builds"]
+            schema = BASE_SCHEMAS["builds"]
             table = pa.Table.from_arrays(
                 [pa.array(cols.get(f.name, [None] * k), type=f.type) for f in schema],
                 schema=schema,
             )
+            table = add_keys("builds", table, SCHEMAS["builds"])
             rel = f"builds/year={y:04d}/month={m:02d}/part-{run_id}.parquet"
             store.write_table(rel, table)
             added.setdefault("builds", []).append(rel)
         if lo == 0:
             for name, rows in _dimension_rows(data, pip_ids, cfg_ids, dt_ids).items():
-                schema = SCHEMAS[name]
+                schema = BASE_SCHEMAS[name]
                 table = pa.Table.from_pylist(
                     [dict(zip(schema.names, r, strict=False)) for r in rows], schema=schema
                 )
+                table = add_keys(name, table, SCHEMAS[name])
                 rel = f"{name}/part-{run_id}.parquet"
                 store.write_table(rel, table)
                 added.setdefault(name, []).append(rel)
         now = datetime.now().isoformat()
-        run = {"run_id": run_id, "kind": "import", "started": now, "finished": now, "keys": [],
-               "quarantined": [], "added": added}  # fmt: skip
+        run = {"run_id": run_id, "kind": "import", "layout": LAYOUT, "started": now,
+               "finished": now, "keys": [], "quarantined": [], "added": added}  # fmt: skip
         commit_run(store, run)
 
 
@@ -267,7 +270,11 @@ class Postgres:
 
 
 def load_postgres(pg, data: dict[str, Any]) -> None:
-    """One row per build: columns of the Build model, the collected data as JSONB."""
+    """The original platform's table: Read the Docs' `telemetry.BuildData` model is a
+    django-extensions `TimeStampedModel` (`created`, `modified`) with one `data` JSONField that
+    holds everything, build and project included (`BuildDataManager.collect`). `created` is set
+    to the build's start so that both sides select the same builds; it gets a B-tree index
+    (the model has none: generous to PostgreSQL)."""
     pip_json = [json.dumps([{"name": n, "normalized": n, "version": v} for n, v in s])
                 for s in data["pip_sets"]]  # fmt: skip
     cfg_json = [json.dumps(c) for c in data["configs"]]
@@ -275,71 +282,78 @@ def load_postgres(pg, data: dict[str, Any]) -> None:
                for e, t in data["doctools"]]  # fmt: skip
     with pg.connect() as conn:
         conn.execute(
-            "CREATE TABLE builds (build_id text, project text, start timestamp, success boolean, "
-            "length float8, data jsonb)"
+            "CREATE TABLE builddata (id bigserial PRIMARY KEY, created timestamp NOT NULL, "
+            "modified timestamp NOT NULL, data jsonb NOT NULL)"
         )
-        with conn.cursor().copy(
-            "COPY builds (build_id, project, start, success, length, data) FROM STDIN"
-        ) as copy:
+        with conn.cursor().copy("COPY builddata (created, modified, data) FROM STDIN") as copy:
             for x in data["builds"]:
+                start = x["start"].isoformat()
                 doc = (
-                    f'{{"python": "{x["python"]}", "os": "{x["os"]}", "trigger": "{x["trigger"]}", '
+                    f'{{"build": {{"id": "{x["build_id"]}", "start": "{start}", '
+                    f'"length": {x["length"]}, "success": {json.dumps(x["success"])}}}, '
+                    f'"project": {{"slug": "{x["project"]}"}}, '
+                    f'"python": "{x["python"]}", "os": "{x["os"]}", "trigger": "{x["trigger"]}", '
                     f'"config": {{"user": {cfg_json[x["config"]]}}}, '
                     f'"packages": {{"pip": {{"all": {pip_json[x["pip"]]}}}}}, '
                     f'"doctool": {dt_json[x["doctool"]]}}}'
                 )
-                copy.write_row((x["build_id"], x["project"], x["start"], x["success"],
-                                x["length"], doc))  # fmt: skip
-        conn.execute("CREATE INDEX builds_start ON builds (start)")
-        conn.execute("VACUUM ANALYZE builds")
+                copy.write_row((x["start"], x["start"], doc))
+        conn.execute("CREATE INDEX builddata_created ON builddata (created)")
+        conn.execute("VACUUM ANALYZE builddata")
 
 
+# The window's builds, the way a PostgreSQL user asks the BuildData table (ids are text here,
+# as in the warehouse; numeric ids compare by length first).
+B = """b AS (SELECT data, data->'project'->>'slug' AS project, data->'build'->>'id' AS build_id,
+        created AS start FROM builddata WHERE created >= %(since)s AND created < %(until)s
+        AND (data->'build'->>'success')::boolean)"""
 STATE = ("ROW_NUMBER() OVER (PARTITION BY project ORDER BY start DESC, LENGTH(build_id) DESC, "
          "build_id DESC) AS rn")  # fmt: skip
-WIN = "start >= %(since)s AND start < %(until)s AND success"
 PIP = "jsonb_array_elements(r.data->'packages'->'pip'->'all')"
 
 PG_QUERIES: dict[str, str] = {
-    "versions": f"""WITH r AS (SELECT data, {STATE} FROM builds WHERE {WIN})
+    "versions": f"""WITH {B}, r AS (SELECT data, {STATE} FROM b)
         SELECT p->>'version', SUM(CASE WHEN rn = 1 THEN 1 ELSE 0 END), COUNT(*)
         FROM r, {PIP} p WHERE p->>'normalized' = 'sphinx' GROUP BY 1""",
-    "top": f"""WITH r AS (SELECT data, {STATE} FROM builds WHERE {WIN})
+    "top": f"""WITH {B}, r AS (SELECT data, {STATE} FROM b)
         SELECT p->>'normalized' AS package, SUM(CASE WHEN rn = 1 THEN 1 ELSE 0 END) AS projects,
                COUNT(*) AS builds
         FROM r, {PIP} p GROUP BY 1 ORDER BY projects DESC, builds DESC, package LIMIT 50""",
-    "adoption": f"""WITH r AS (SELECT data, ROW_NUMBER() OVER (PARTITION BY project,
+    "adoption": f"""WITH {B}, r AS (SELECT data, ROW_NUMBER() OVER (PARTITION BY project,
                date_trunc('week', start) ORDER BY start DESC, LENGTH(build_id) DESC,
                build_id DESC) AS rn, to_char(date_trunc('week', start), 'YYYY-MM-DD') AS period
-             FROM builds WHERE {WIN})
+             FROM b)
         SELECT period, p->>'version', COUNT(*) FROM r, {PIP} p
         WHERE rn = 1 AND p->>'normalized' = 'sphinx' GROUP BY 1, 2""",
-    "extensions": f"""WITH r AS (SELECT data, {STATE} FROM builds WHERE {WIN})
+    "extensions": f"""WITH {B}, r AS (SELECT data, {STATE} FROM b)
         SELECT e, COUNT(*) FROM r, jsonb_array_elements_text(r.data->'doctool'->'extensions') e
         WHERE rn = 1 GROUP BY 1""",
-    "themes": f"""WITH r AS (SELECT data, {STATE} FROM builds WHERE {WIN})
+    "themes": f"""WITH {B}, r AS (SELECT data, {STATE} FROM b)
         SELECT data->'doctool'->>'theme', COUNT(*) FROM r WHERE rn = 1 GROUP BY 1""",
-    "breakdown": f"""WITH r AS (SELECT data, {STATE} FROM builds WHERE {WIN})
+    "breakdown": f"""WITH {B}, r AS (SELECT data, {STATE} FROM b)
         SELECT data->>'python', SUM(CASE WHEN rn = 1 THEN 1 ELSE 0 END), COUNT(*)
         FROM r GROUP BY 1""",
-    "config-keys": f"""WITH r AS (SELECT data->'config'->'user' AS u, {STATE} FROM builds
-             WHERE {WIN}), s AS (SELECT u FROM r WHERE rn = 1)
+    "config-keys": f"""WITH {B}, r AS (SELECT data->'config'->'user' AS u, {STATE} FROM b),
+        s AS (SELECT u FROM r WHERE rn = 1)
         SELECT k, COUNT(*) FROM (
           SELECT a.key AS k FROM s, jsonb_each(s.u) a
           UNION ALL
           SELECT a.key || '.' || b.key FROM s, jsonb_each(s.u) a, jsonb_each(a.value) b
           WHERE jsonb_typeof(a.value) = 'object') x GROUP BY 1""",
-    "impact": f"""WITH r AS (SELECT project, build_id, data, {STATE} FROM builds WHERE {WIN}),
+    "impact": f"""WITH {B}, r AS (SELECT project, build_id, data, {STATE} FROM b),
         m AS (SELECT project, build_id, rn, (data->>'python' = ANY(%(py)s) AND EXISTS (
                 SELECT 1 FROM jsonb_array_elements(data->'packages'->'pip'->'all') p
                 WHERE p->>'normalized' = 'sphinx' AND p->>'version' = ANY(%(sphinx)s))) AS hit
               FROM r)
         SELECT (SELECT COUNT(*) FROM m WHERE hit), project, build_id FROM m
         WHERE hit AND rn = 1 ORDER BY project""",
-    "build-time": f"""SELECT project, COUNT(*),
+    "build-time": f"""WITH {B}, l AS (SELECT project, (data->'build'->>'length')::float8 AS length
+             FROM b)
+        SELECT project, COUNT(*),
           ROUND(percentile_cont(0.5) WITHIN GROUP (ORDER BY length)::numeric, 3),
           ROUND(percentile_cont(0.95) WITHIN GROUP (ORDER BY length)::numeric, 3),
           ROUND(MAX(length)::numeric, 3) AS mx
-        FROM builds WHERE {WIN} GROUP BY project
+        FROM l GROUP BY project
         ORDER BY 4 DESC, project LIMIT 50""",
 }
 

@@ -202,17 +202,23 @@ class Warehouse:
                 for (y, m), part in sorted(by_month.items()):
                     d = root / "builds" / f"year={y}" / f"month={m}"
                     d.mkdir(parents=True, exist_ok=True)
-                    pq.write_table(_table(part, cols), d / "part-test.parquet")
+                    pq.write_table(_table(part, cols, table), d / "part-test.parquet")
                 continue
             d = root / table
             d.mkdir(parents=True, exist_ok=True)
-            pq.write_table(_table(rows, cols), d / "part-test.parquet")
+            pq.write_table(_table(rows, cols, table), d / "part-test.parquet")
         return root
 
 
-def _table(rows: list[dict[str, Any]], cols: list[tuple[str, pa.DataType]]) -> pa.Table:
+def _table(rows: list[dict[str, Any]], cols: list[tuple[str, pa.DataType]], table: str) -> pa.Table:
+    """The rows, plus the BIGINT key columns the importer adds (buildcensus.warehouse._keys)."""
+    from buildcensus.warehouse._keys import KEY_COLUMNS, key_array
+
     schema = pa.schema(cols)
-    return pa.Table.from_pylist([{c: r.get(c) for c, _ in cols} for r in rows], schema=schema)
+    t = pa.Table.from_pylist([{c: r.get(c) for c, _ in cols} for r in rows], schema=schema)
+    for key, source in KEY_COLUMNS.get(table, ()):
+        t = t.append_column(pa.field(key, pa.int64()), key_array(t.column(source)))
+    return t
 
 
 def connect(root: Path) -> duckdb.DuckDBPyConnection:

@@ -97,9 +97,12 @@ def test_build_time_rounds_ties_alike(spark_wh):
     import duckdb
 
     rng = random.Random(11)
+    from buildcensus.warehouse._keys import key_of
+
     rows = [
         (
             f"p{p:03d}",
+            key_of(f"p{p:03d}"),
             rng.randint(1_000, 900_000) / 1000,
             datetime(2026, 11, 2, 0, b),
             True,
@@ -109,15 +112,18 @@ def test_build_time_rounds_ties_alike(spark_wh):
         for p in range(300)
         for b in range(rng.randint(2, 6))
     ]
-    ddl = "project STRING, length DOUBLE, start TIMESTAMP_NTZ, success BOOLEAN, year INT, month INT"
+    ddl = (
+        "project STRING, project_key BIGINT, length DOUBLE, start TIMESTAMP_NTZ, "
+        "success BOOLEAN, year INT, month INT"
+    )
     spark_wh.createDataFrame(rows, ddl).createOrReplaceTempView("builds")
     con = duckdb.connect()
     con.execute(f"CREATE TABLE builds ({ddl.replace('STRING', 'VARCHAR').replace('_NTZ', '')})")
-    con.executemany("INSERT INTO builds VALUES (?, ?, ?, ?, ?, ?)", rows)
+    con.executemany("INSERT INTO builds VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
     params = make_params(**WINDOW, limit=0)
     expected = run_report("build-time", params, con)
     by_project: dict[str, list[int]] = {}
-    for project, length, *_ in rows:
+    for project, _, length, *_ in rows:
         by_project.setdefault(project, []).append(round(length * 1000))
     mids = [sorted(v)[len(v) // 2 - 1 : len(v) // 2 + 1] for v in by_project.values()]
     ties = [m for m, v in zip(mids, by_project.values(), strict=True) if len(v) % 2 == 0]

@@ -78,9 +78,9 @@ def state_counts(
     With `builds=False`, `g` has only `projects` and only the payloads of some state.
     """
     where, params = window_filter(p)
-    keys = ["project"] + (["period"] if period else [])
+    keys = ["project_key"] + (["period"] if period else [])
     names = list(payload)
-    if {"project", "period", "start", "n", "ms", "pm", "n_latest"} & set(names):
+    if {"project_key", "period", "start", "n", "ms", "pm", "n_latest"} & set(names):
         raise ValueError(f"internal: payload names {names} clash with state_counts columns")
     cols = ", ".join(f"{e} AS {n}" for n, e in payload.items())
     kcols = ", ".join(keys)
@@ -93,7 +93,7 @@ def state_counts(
     g_cols = ", ".join(out)
     # cc: per key, the groups holding the latest start (n_latest); with 1, MIN(x) is that group's x
     sql = f"""ps AS (SELECT {kcols}, {plain}, COUNT(*) AS n, MAX(start) AS ms FROM (
-        SELECT project, start, {cols} FROM builds WHERE {where}) x
+        SELECT project_key, start, {cols} FROM builds WHERE {where}) x
       GROUP BY {kcols}, {plain}),
 pm AS (SELECT {kcols}, MAX(ms) AS pm FROM ps GROUP BY {kcols}),
 cc AS (SELECT {", ".join(f"ps.{k} AS {k}" for k in keys)}, MIN(pm.pm) AS pm, COUNT(*) AS n_latest,
@@ -102,7 +102,7 @@ cc AS (SELECT {", ".join(f"ps.{k} AS {k}" for k in keys)}, MIN(pm.pm) AS pm, COU
 tb AS (SELECT {", ".join(f"b.{n}" for n in out)}, ROW_NUMBER() OVER (
         PARTITION BY {", ".join(f"b.{k}" for k in keys)}
         ORDER BY LENGTH(b.build_id) DESC, b.build_id DESC) AS rn
-      FROM (SELECT project, start, build_id, {cols} FROM builds WHERE {where}) b
+      FROM (SELECT project_key, start, build_id, {cols} FROM builds WHERE {where}) b
       JOIN cc t ON {on_t} AND t.pm = b.start WHERE t.n_latest > 1),
 st AS (SELECT {g_cols} FROM cc WHERE n_latest = 1
       UNION ALL SELECT {g_cols} FROM tb WHERE rn = 1),
@@ -149,12 +149,12 @@ def build_versions(p: ReportParams) -> Sql:
     """Per installed version of one package: projects (by state) and builds; newest first."""
     _need(p, "ecosystem", "package")
     col = set_column(p.ecosystem, p.scope or "all")
-    st, params = state_counts(p, {"set_id": col})
+    st, params = state_counts(p, {"set_key": f"{col}_key"})
     sql = f"""WITH {st},
-pk AS (SELECT DISTINCT set_id, version FROM package_sets
+pk AS (SELECT DISTINCT set_key, version FROM package_sets
        WHERE ecosystem = $ecosystem AND normalized = $package),
 agg AS (SELECT pk.version AS version, SUM(g.projects) AS projects, SUM(g.builds) AS builds
-        FROM g JOIN pk ON pk.set_id = g.set_id GROUP BY pk.version),
+        FROM g JOIN pk ON pk.set_key = g.set_key GROUP BY pk.version),
 {_version_keys()}
 SELECT agg.version AS version, agg.projects AS projects, agg.builds AS builds
 FROM agg LEFT JOIN vk ON vk.version = agg.version
@@ -166,11 +166,11 @@ def build_top(p: ReportParams) -> Sql:
     """Most used packages of an ecosystem (normalized names) by projects, then builds."""
     _need(p, "ecosystem")
     col = set_column(p.ecosystem, p.scope or "all")
-    st, params = state_counts(p, {"set_id": col})
+    st, params = state_counts(p, {"set_key": f"{col}_key"})
     sql = f"""WITH {st},
-pk AS (SELECT DISTINCT set_id, normalized FROM package_sets WHERE ecosystem = $ecosystem)
+pk AS (SELECT DISTINCT set_key, normalized FROM package_sets WHERE ecosystem = $ecosystem)
 SELECT pk.normalized AS package, SUM(g.projects) AS projects, SUM(g.builds) AS builds
-FROM g JOIN pk ON pk.set_id = g.set_id
+FROM g JOIN pk ON pk.set_key = g.set_key
 GROUP BY pk.normalized
 ORDER BY projects DESC, builds DESC, package ASC{_limit("top", p)}"""
     return sql, {**params, "ecosystem": p.ecosystem}
@@ -190,13 +190,13 @@ def build_adoption(p: ReportParams) -> Sql:
     period_expr(p.by or "month")  # validates --by
     # Group on the truncated timestamp; the ISO date text is made for the output rows only.
     period = f"DATE_TRUNC('{p.by or 'month'}', start)"
-    st, params = state_counts(p, {"set_id": col}, period=period, builds=False)
+    st, params = state_counts(p, {"set_key": f"{col}_key"}, period=period, builds=False)
     sql = f"""WITH {st},
-pk AS (SELECT DISTINCT set_id, version FROM package_sets
+pk AS (SELECT DISTINCT set_key, version FROM package_sets
        WHERE ecosystem = $ecosystem AND normalized = $package),
 agg AS (SELECT CAST(CAST(g.period AS DATE) AS VARCHAR) AS period, pk.version AS version,
           SUM(g.projects) AS projects
-        FROM g JOIN pk ON pk.set_id = g.set_id
+        FROM g JOIN pk ON pk.set_key = g.set_key
         GROUP BY g.period, pk.version),
 {_version_keys()}
 SELECT agg.period AS period, agg.version AS version, agg.projects AS projects
@@ -210,11 +210,11 @@ def build_extensions(p: ReportParams) -> Sql:
     kind = p.kind or "extension"
     if kind not in EXTENSION_KINDS:
         raise QueryError(f"--kind: expected one of {', '.join(EXTENSION_KINDS)}, got {kind!r}")
-    st, params = state_counts(p, {"set_id": "doctool_set"}, builds=False)
+    st, params = state_counts(p, {"set_key": "doctool_set_key"}, builds=False)
     sql = f"""WITH {st},
-ds AS (SELECT DISTINCT set_id, name FROM doctool_sets WHERE kind = $kind)
+ds AS (SELECT DISTINCT set_key, name FROM doctool_sets WHERE kind = $kind)
 SELECT ds.name AS extension, SUM(g.projects) AS projects
-FROM g JOIN ds ON ds.set_id = g.set_id
+FROM g JOIN ds ON ds.set_key = g.set_key
 GROUP BY ds.name
 ORDER BY projects DESC, extension ASC{_limit("extensions", p)}"""
     return sql, {**params, "kind": kind}
@@ -242,24 +242,24 @@ SELECT value, projects, builds FROM g
 {order}"""
         return sql, params
     if by.startswith("tool:") and len(by) > 5:
-        st, params = state_counts(p, {"k": "tools_set"})
+        st, params = state_counts(p, {"k": "tools_set_key"})
         sql = f"""WITH {st},
-t AS (SELECT set_id, MIN(version) AS value FROM tools_sets WHERE name = $tool GROUP BY set_id)
+t AS (SELECT set_key, MIN(version) AS value FROM tools_sets WHERE name = $tool GROUP BY set_key)
 SELECT t.value AS value, SUM(g.projects) AS projects, SUM(g.builds) AS builds
-FROM g LEFT JOIN t ON t.set_id = g.k
+FROM g LEFT JOIN t ON t.set_key = g.k
 GROUP BY t.value
 {order}"""
         return sql, {**params, "tool": by[5:].lower()}
     if by.startswith("config:") and len(by) > 7:
-        st, params = state_counts(p, {"k": "config_id"})
+        st, params = state_counts(p, {"k": "config_key"})
         sql = f"""WITH {st},
-cv AS (SELECT config_id, value FROM (
-         SELECT config_id, value, ROW_NUMBER() OVER (PARTITION BY config_id
+cv AS (SELECT config_key, value FROM (
+         SELECT config_key, value, ROW_NUMBER() OVER (PARTITION BY config_key
            ORDER BY CASE WHEN source = 'final' THEN 0 ELSE 1 END, value) AS vn
          FROM config_values WHERE key = $key) x
        WHERE vn = 1)
 SELECT cv.value AS value, SUM(g.projects) AS projects, SUM(g.builds) AS builds
-FROM g LEFT JOIN cv ON cv.config_id = g.k
+FROM g LEFT JOIN cv ON cv.config_key = g.k
 GROUP BY cv.value
 {order}"""
         return sql, {**params, "key": by[7:]}
@@ -270,11 +270,11 @@ GROUP BY cv.value
 
 def build_config_keys(p: ReportParams) -> Sql:
     """Config keys the users set (dotted paths), by projects."""
-    st, params = state_counts(p, {"k": "config_id"}, builds=False)
+    st, params = state_counts(p, {"k": "config_key"}, builds=False)
     sql = f"""WITH {st},
-ck AS (SELECT DISTINCT config_id, key FROM config_keys)
+ck AS (SELECT DISTINCT config_key, key FROM config_keys)
 SELECT ck.key AS key, SUM(g.projects) AS projects
-FROM g JOIN ck ON ck.config_id = g.k
+FROM g JOIN ck ON ck.config_key = g.k
 GROUP BY ck.key
 ORDER BY projects DESC, key ASC{_limit("config-keys", p)}"""
     return sql, params
@@ -304,19 +304,46 @@ def round3(expr: str) -> str:
     return f"CAST(ROUND(CAST({expr} AS DECIMAL(38, 9)), 3) AS DOUBLE)"
 
 
-def build_build_time(p: ReportParams) -> Sql:
-    """Per project: builds in the window and p50/p95/max build length (seconds)."""
-    where, params = window_filter(p)
+def _quantile_rows(name: str, source: str) -> str:
+    """CTE `name`: per project_key of `source` (project_key, project, length rows): builds,
+    name, max and the rows/fraction of the linear-interpolated p50 and p95."""
     lo50, hi50, f50 = _percentile(50)
     lo95, hi95, f95 = _percentile(95)
-    sql = f"""WITH r AS (SELECT project, length,
-        ROW_NUMBER() OVER (PARTITION BY project ORDER BY length ASC NULLS LAST) AS i,
-        COUNT(length) OVER (PARTITION BY project) AS n
-      FROM builds WHERE {where}),
-q AS (SELECT project, COUNT(*) AS builds, MAX(length) AS mx,
-        {lo50} AS lo50, {hi50} AS hi50, {f50} AS f50,
+    return f"""{name} AS (SELECT project_key, MIN(project) AS project, COUNT(*) AS builds,
+        MAX(length) AS mx, {lo50} AS lo50, {hi50} AS hi50, {f50} AS f50,
         {lo95} AS lo95, {hi95} AS hi95, {f95} AS f95
-      FROM r GROUP BY project)
+      FROM (SELECT project_key, project, length,
+          ROW_NUMBER() OVER (PARTITION BY project_key ORDER BY length ASC NULLS LAST) AS i,
+          COUNT(length) OVER (PARTITION BY project_key) AS n
+        FROM {source}) r
+      GROUP BY project_key)"""
+
+
+def build_build_time(p: ReportParams) -> Sql:
+    """Per project: builds in the window and p50/p95/max build length (seconds).
+
+    Slowest p95 first, so with a limit L only projects that can reach the top L need their
+    percentiles (a sort of their builds): a project's p95 is at most its longest build, and
+    the L projects with the longest builds give a lower bound `t` of the L-th best p95. Only
+    projects whose longest build reaches `t` (less 1 ms, so that ties after rounding to ms
+    keep their order by name) are ranked; the answer is the same as ranking every project.
+    """
+    where, params = window_filter(p)
+    n = DEFAULT_LIMITS["build-time"] if p.limit is None else int(p.limit)
+    w = f"w AS (SELECT project_key, project, length FROM builds WHERE {where})"
+    if n:
+        cand = f"""m AS (SELECT project_key, MAX(length) AS mx FROM w GROUP BY project_key),
+c1 AS (SELECT project_key FROM m ORDER BY mx DESC NULLS LAST, project_key LIMIT {n}),
+{_quantile_rows("q1", "w WHERE project_key IN (SELECT project_key FROM c1)")},
+t AS (SELECT CASE WHEN COUNT(*) >= {n} THEN MIN(lo95 + f95 * (hi95 - lo95)) END AS t
+      FROM q1 WHERE lo95 IS NOT NULL),
+c AS (SELECT m.project_key AS project_key FROM m CROSS JOIN t
+      WHERE t.t IS NULL OR m.mx >= t.t - 0.001),
+{_quantile_rows("q", "w WHERE project_key IN (SELECT project_key FROM c)")}"""
+    else:
+        cand = _quantile_rows("q", "w")
+    sql = f"""WITH {w},
+{cand}
 SELECT project, builds,
   {round3("lo50 + f50 * (hi50 - lo50)")} AS p50,
   {round3("lo95 + f95 * (hi95 - lo95)")} AS p95,
@@ -395,13 +422,15 @@ def _condition_sql(
         if cond.needs_versions:
             lst = _in_list(pre, resolved, params)
             filt += " AND 1 = 0" if lst == "1 = 0" else f" AND version {lst}"
-        cte = f"{c} AS (SELECT set_id, MIN(version) AS m FROM {table} WHERE {filt} GROUP BY set_id)"
-        join = f"LEFT JOIN {c} ON {c}.set_id = w.{col}"
-        return cte, join, f"{c}.set_id IS NOT NULL", f"{c}.m", {col}
+        cte = (
+            f"{c} AS (SELECT set_key, MIN(version) AS m FROM {table} WHERE {filt} GROUP BY set_key)"
+        )
+        join = f"LEFT JOIN {c} ON {c}.set_key = w.{col}_key"
+        return cte, join, f"{c}.set_key IS NOT NULL", f"{c}.m", {f"{col}_key"}
     if cond.kind == "any_package":
         cols = sorted(v for (e, _), v in SET_COLUMNS.items() if e == cond.ecosystem)
-        pred = "(" + " OR ".join(f"w.{x} IS NOT NULL" for x in cols) + ")"
-        return None, None, pred, "CAST(NULL AS VARCHAR)", set(cols)
+        pred = "(" + " OR ".join(f"w.{x}_key IS NOT NULL" for x in cols) + ")"
+        return None, None, pred, "CAST(NULL AS VARCHAR)", {f"{x}_key" for x in cols}
     if cond.kind == "python":
         if cond.needs_versions:
             lst = _in_list(pre, resolved, params)
@@ -413,21 +442,21 @@ def _condition_sql(
         params[f"{pre}_k"] = cond.name
         params[f"{pre}_v"] = cond.value
         cte = (
-            f"{c} AS (SELECT DISTINCT config_id FROM config_values "
+            f"{c} AS (SELECT DISTINCT config_key FROM config_values "
             f"WHERE key = ${pre}_k AND value = ${pre}_v)"
         )
-        join = f"LEFT JOIN {c} ON {c}.config_id = w.config_id"
-        return cte, join, f"{c}.config_id IS NOT NULL", "CAST(NULL AS VARCHAR)", {"config_id"}
+        join = f"LEFT JOIN {c} ON {c}.config_key = w.config_key"
+        return cte, join, f"{c}.config_key IS NOT NULL", "CAST(NULL AS VARCHAR)", {"config_key"}
     if cond.kind == "config_key":
         params[f"{pre}_k"] = cond.name
         params[f"{pre}_p"] = f"{cond.name}."
         params[f"{pre}_l"] = len(cond.name or "") + 1
         cte = (
-            f"{c} AS (SELECT DISTINCT config_id FROM config_keys "
+            f"{c} AS (SELECT DISTINCT config_key FROM config_keys "
             f"WHERE key = ${pre}_k OR SUBSTR(key, 1, ${pre}_l) = ${pre}_p)"
         )
-        join = f"LEFT JOIN {c} ON {c}.config_id = w.config_id"
-        return cte, join, f"{c}.config_id IS NOT NULL", "CAST(NULL AS VARCHAR)", {"config_id"}
+        join = f"LEFT JOIN {c} ON {c}.config_key = w.config_key"
+        return cte, join, f"{c}.config_key IS NOT NULL", "CAST(NULL AS VARCHAR)", {"config_key"}
     # column = value
     params[f"{pre}_v"] = cond.value
     return None, None, f"w.{cond.name} = ${pre}_v", f"w.{cond.name}", {cond.name or ""}
@@ -459,7 +488,7 @@ def build_impact(p: ReportParams) -> Sql:
         preds.append(pred)
         matched.append(f"{m} AS m{i}")
         columns |= cols
-    wcols = ", ".join(["project", "build_id", "start", *sorted(columns)])
+    wcols = ", ".join(["project_key", "build_id", "start", *sorted(columns)])
     ms = ", ".join(f"m{i}" for i in range(len(conds)))
     limit = _limit("impact", p)
     cte_sql = "".join(f"{c},\n" for c in ctes)
@@ -468,18 +497,21 @@ def build_impact(p: ReportParams) -> Sql:
     # Group the matched builds by (project, what matched); the state is in the groups holding
     # the project's latest start, and only projects where one of those matched are re-read
     # (their builds at that start) to pick the state build by the larger build id.
-    sql = f"""WITH {cte_sql}ps AS (SELECT project, hit, {ms}, COUNT(*) AS n, MAX(start) AS ls FROM (
-        SELECT w.project AS project, w.start AS start, {", ".join(matched)}, {hit}
+    # Projects are grouped by their integer key; names are read only for the few state rows.
+    src_r = f"(SELECT project, {wcols} FROM builds WHERE {where}) w"
+    sql = f"""WITH {cte_sql}ps AS (SELECT project_key, hit, {ms}, COUNT(*) AS n, MAX(start) AS ls
+      FROM (SELECT w.project_key AS project_key, w.start AS start, {", ".join(matched)}, {hit}
         FROM {src} {" ".join(joins)}) x
-      GROUP BY project, hit, {ms}),
-pm AS (SELECT project, MAX(ls) AS pm FROM ps GROUP BY project),
-need AS (SELECT ps.project AS project, MIN(pm.pm) AS pm FROM ps
-      JOIN pm ON pm.project = ps.project AND pm.pm = ps.ls
-      GROUP BY ps.project HAVING MAX(ps.hit) = 1),
+      GROUP BY project_key, hit, {ms}),
+pm AS (SELECT project_key, MAX(ls) AS pm FROM ps GROUP BY project_key),
+need AS (SELECT ps.project_key AS project_key, MIN(pm.pm) AS pm FROM ps
+      JOIN pm ON pm.project_key = ps.project_key AND pm.pm = ps.ls
+      GROUP BY ps.project_key HAVING MAX(ps.hit) = 1),
 r AS (SELECT w.project AS project, w.build_id AS build_id, {", ".join(matched)}, {hit},
-        ROW_NUMBER() OVER (PARTITION BY w.project
+        ROW_NUMBER() OVER (PARTITION BY w.project_key
           ORDER BY LENGTH(w.build_id) DESC, w.build_id DESC) AS rn
-      FROM {src} JOIN need t ON t.project = w.project AND t.pm = w.start {" ".join(joins)}),
+      FROM {src_r} JOIN need t ON t.project_key = w.project_key AND t.pm = w.start
+      {" ".join(joins)}),
 tot AS (SELECT COALESCE(SUM(n), 0) AS builds FROM ps WHERE hit = 1),
 aff AS (SELECT project, build_id AS last_build, {ms} FROM r WHERE rn = 1 AND hit = 1),
 cnt AS (SELECT COUNT(*) AS projects FROM aff),

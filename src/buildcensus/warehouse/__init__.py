@@ -52,6 +52,15 @@ class Warehouse:
         """The committed state (runs, live parts, imported keys and quarantine with `keys`)."""
         return load_state(self.store, keys)
 
+    def check_layout(self, state: State | None = None) -> None:
+        """WarehouseError when parts predate the key columns (`buildcensus import` upgrades)."""
+        st = state or self.state(keys=False)
+        if st.legacy_parts():
+            raise WarehouseError(
+                f"the warehouse at {self.url} was written by an earlier buildcensus (no key "
+                "columns); run `buildcensus import` once to upgrade it"
+            )
+
     def files(self, state: State | None = None) -> dict[str, list[str]]:
         """Paths DuckDB opens for each table's committed parts."""
         st = state or self.state(keys=False)
@@ -65,9 +74,11 @@ class Warehouse:
         `sandbox=True` locks the connection down for untrusted SQL: no file access outside the
         warehouse, no ATTACH/COPY/INSTALL, and no way to change that setting back.
         """
+        st = self.state(keys=False)
+        self.check_layout(st)
         con = new_connection(threads)
         self.store.prepare(con)
-        create_views(con, self.files())
+        create_views(con, self.files(st))
         con.execute(BUILD_PACKAGES_VIEW)
         if sandbox:
             # Only the warehouse root stays readable (a directory, or the s3:// prefix).
@@ -114,12 +125,14 @@ class Warehouse:
         """Remove builds rows that started before `cut` (naive UTC); monthly counts stay."""
         from buildcensus.warehouse._prune import prune_warehouse
 
+        self.check_layout()
         return prune_warehouse(self, cut)
 
     def forget_project(self, project: str) -> int:
         """Remove every builds row of a project (and sets only it used); returns rows removed."""
         from buildcensus.warehouse._prune import forget_project_rows
 
+        self.check_layout()
         return forget_project_rows(self, project)
 
 

@@ -25,8 +25,11 @@ from buildcensus.lake import Lake, LocalStorage, canonical, forgotten_projects
 from buildcensus.lake.keys import BLOBS, DUPLICATES
 from buildcensus.names import normalize
 from buildcensus.versions import is_prerelease, sort_key
+from buildcensus.warehouse._keys import add_keys
 from buildcensus.warehouse._monthly import aggregate, compact
 from buildcensus.warehouse._schema import (
+    BASE_SCHEMAS,
+    LAYOUT,
     PACKAGE_LISTS,
     SCHEMAS,
     SET_ID_COLUMN,
@@ -37,7 +40,7 @@ from buildcensus.warehouse._store import State, Store, collect_garbage, commit_r
 Progress = Callable[[int, int], None]
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
-BUILD_COLUMNS = SCHEMAS["builds"].names
+BUILD_COLUMNS = BASE_SCHEMAS["builds"].names
 _LISTS = tuple((eco, scope, f"{eco}.{scope}:", path) for _, eco, scope, path in PACKAGE_LISTS)
 _SET_TABLES = ("package_sets", "configs", "config_keys", "config_values", "doctool_sets")
 
@@ -158,7 +161,8 @@ class _Columns:
     """Rows of one table, as tuples; turned into Arrow columns once per batch."""
 
     def __init__(self, table: str) -> None:
-        self.schema = SCHEMAS[table]
+        self.table = table
+        self.schema = BASE_SCHEMAS[table]
         self.rows: list[tuple[Any, ...]] = []
 
     def add(self, *values: Any) -> None:
@@ -168,7 +172,7 @@ class _Columns:
         return len(self.rows)
 
     def to_arrow(self) -> pa.Table:
-        return rows_to_table(self.rows, self.schema)
+        return add_keys(self.table, rows_to_table(self.rows, self.schema), SCHEMAS[self.table])
 
 
 def rows_to_table(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
@@ -598,9 +602,9 @@ assert sorted(_ROW_ORDER) == sorted(BUILD_COLUMNS)
 
 def builds_table(rows: list[tuple[Any, ...]]) -> pa.Table:
     """Arrow table of build rows (tuples in `_ROW_ORDER`)."""
-    schema = SCHEMAS["builds"]
+    schema = BASE_SCHEMAS["builds"]
     in_order = pa.schema([schema.field(n) for n in _ROW_ORDER])
-    return rows_to_table(rows, in_order).select(schema.names)
+    return add_keys("builds", rows_to_table(rows, in_order), SCHEMAS["builds"])
 
 
 def month_dir(table: str, year: int, month: int) -> str:
@@ -626,6 +630,7 @@ def write_batch(
     run = {
         "run_id": run_id,
         "kind": "import",
+        "layout": LAYOUT,
         "started": started.isoformat(),
         "finished": datetime.now(UTC).isoformat(),
         "keys": batch.keys,
@@ -657,6 +662,7 @@ def import_lake(
     t0 = time.perf_counter()
     summary = ImportSummary()
     collect_garbage(store, state, TABLES)
+    upgrade_layout(store, state)
     done_keys = state.imported
     skip = done_keys if retry_quarantined else done_keys | set(state.quarantine)
     todo = [k for k in lake.iter_keys() if k not in skip]
@@ -691,6 +697,34 @@ def import_lake(
     compact(store, state)
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def upgrade_layout(store: Store, state: State) -> dict[str, Any] | None:
+    """Give parts written before layout 2 their key columns (one committed run, crash-safe).
+
+    Warehouses imported by an earlier buildcensus have no BIGINT key columns; each such part
+    is rewritten with them under a new name, and the run's manifest swaps old for new.
+    """
+    legacy = state.legacy_parts()
+    if not legacy:
+        return None
+    run_id = new_run_id()
+    added: dict[str, list[str]] = {}
+    for rel in legacy:
+        table = next(t for t in TABLES if rel in state.parts.get(t, {}))
+        data = store.read_table(rel).select(BASE_SCHEMAS[table].names)
+        head = rel.rsplit("/", 1)[0]
+        new_rel = f"{head}/part-{run_id}-{len(added.get(table, []))}.parquet"
+        store.write_table(new_rel, add_keys(table, data, SCHEMAS[table]))
+        added.setdefault(table, []).append(new_rel)
+    now = datetime.now(UTC).isoformat()
+    run = {"run_id": run_id, "kind": "upgrade", "layout": LAYOUT, "started": now,
+           "finished": now, "keys": [], "added": added, "removed": legacy}  # fmt: skip
+    commit_run(store, run)
+    state.apply(run)
+    for rel in legacy:
+        store.delete(rel)
+    return run
 
 
 def month_of(d: date) -> tuple[int, int]:

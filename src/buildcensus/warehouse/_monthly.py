@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from buildcensus.warehouse._schema import BUILD_SET_COLUMNS, SCHEMAS
+from buildcensus.warehouse._schema import BUILD_SET_COLUMNS, LAYOUT, SCHEMAS
 from buildcensus.warehouse._sql import create_views, new_connection
 from buildcensus.warehouse._store import State, Store, commit_run, month_of_path, new_run_id
 
@@ -124,6 +124,7 @@ def aggregate(store: Store, state: State) -> dict[str, Any] | None:
     run = {
         "run_id": run_id,
         "kind": "aggregate",
+        "layout": LAYOUT,
         "started": started.isoformat(),
         "finished": datetime.now(UTC).isoformat(),
         "aggregated": months,
@@ -172,6 +173,7 @@ def compact(store: Store, state: State, max_parts: int = 16) -> dict[str, Any] |
     run = {
         "run_id": run_id,
         "kind": "compact",
+        "layout": LAYOUT,
         "started": datetime.now(UTC).isoformat(),
         "finished": datetime.now(UTC).isoformat(),
         "added": added,

@@ -16,7 +16,13 @@ from buildcensus.lake import HEAVY_PATHS, Lake
 from buildcensus.lake.keys import BLOBS, BUILDS, DEDUP
 from buildcensus.warehouse._import import parse_start
 from buildcensus.warehouse._monthly import aggregate
-from buildcensus.warehouse._schema import BUILD_SET_COLUMNS, SCHEMAS, SET_ID_COLUMN, TABLES
+from buildcensus.warehouse._schema import (
+    BUILD_SET_COLUMNS,
+    LAYOUT,
+    SCHEMAS,
+    SET_ID_COLUMN,
+    TABLES,
+)
 from buildcensus.warehouse._sql import create_views, new_connection
 from buildcensus.warehouse._store import (
     State,
@@ -149,6 +155,7 @@ def rewrite_builds(wh: Warehouse, keep: KeepFn, kind: str, freeze: bool, **extra
         run = {
             "run_id": run_id,
             "kind": kind,
+            "layout": LAYOUT,
             "started": datetime.now(UTC).isoformat(),
             "finished": datetime.now(UTC).isoformat(),
             "keys": [],

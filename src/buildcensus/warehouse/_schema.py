@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from buildcensus.warehouse._keys import KEY_COLUMNS
+
 PARTITIONED = ("builds", "monthly_packages")
 
 BUILD_SET_COLUMNS = (
@@ -118,6 +120,21 @@ SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
 }
+
+
+def _with_keys(table: str, schema: pa.Schema) -> pa.Schema:
+    """`schema` followed by the table's BIGINT key columns (see `_keys`)."""
+    for key, _ in KEY_COLUMNS.get(table, ()):
+        schema = schema.append(pa.field(key, pa.int64()))
+    return schema
+
+
+#: The columns the importer produces itself; the key columns are computed from them on write.
+BASE_SCHEMAS: dict[str, pa.Schema] = dict(SCHEMAS)
+SCHEMAS = {t: _with_keys(t, s) for t, s in BASE_SCHEMAS.items()}
+
+#: Warehouse layout written by this version. 2: BIGINT key columns (`_keys.KEY_COLUMNS`).
+LAYOUT = 2
 
 TABLES = tuple(SCHEMAS)
 

@@ -17,6 +17,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from buildcensus.errors import WarehouseError
+from buildcensus.warehouse._keys import KEY_COLUMNS
+from buildcensus.warehouse._schema import LAYOUT
 
 MANIFEST_DIR = "_manifest"
 TMP_PREFIX = ".tmp-"
@@ -167,6 +169,13 @@ class State:
     frozen_months: set[tuple[int, int]] = field(default_factory=set)
     # Builds parts per month not yet counted in `monthly_packages`.
     pending: dict[tuple[int, int], list[str]] = field(default_factory=dict)
+    # Parts of keyed tables written before layout 2 (no BIGINT key columns yet).
+    legacy: dict[str, None] = field(default_factory=dict)
+
+    def legacy_parts(self) -> list[str]:
+        """Committed parts that still need their key columns (`upgrade_layout`)."""
+        live = self.live()
+        return [p for p in self.legacy if p in live]
 
     def live(self) -> set[str]:
         """Every committed part."""
@@ -185,6 +194,8 @@ class State:
                 del parts[p]
         for table, parts in run.get("added", {}).items():
             self.parts.setdefault(table, {}).update(dict.fromkeys(parts))
+            if run.get("layout", 1) < LAYOUT and table in KEY_COLUMNS:
+                self.legacy.update(dict.fromkeys(parts))
         if keys:
             imported = run.get("keys", [])
             self.imported.update(imported)
