@@ -39,7 +39,7 @@ def duplicate_key(start: date | datetime, build_id: int | str) -> str:
 
 def blob_key(digest: str) -> str:
     """Content-addressed blob: `telemetry/blobs/{ab}/{sha256}.json`."""
-    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+    if len(digest) != 64 or digest.strip("0123456789abcdef"):
         raise ValueError(f"invalid blob digest: {digest!r}")
     return f"{BLOBS}/{digest[:2]}/{digest}.json"
 

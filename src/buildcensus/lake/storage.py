@@ -15,13 +15,10 @@ from buildcensus.errors import LakeError, NotFoundError
 
 def check_key(key: str) -> str:
     """Reject keys that could escape the store root (absolute, `..`, NUL, backslash)."""
-    if (
-        not key
-        or key.startswith("/")
-        or "\x00" in key
-        or "\\" in key
-        or any(part in ("", ".", "..") for part in key.split("/"))
-    ):
+    if not key or key[0] == "/" or "\x00" in key or "\\" in key:
+        raise LakeError(f"invalid storage key: {key!r}")
+    parts = key.split("/")
+    if "" in parts or "." in parts or ".." in parts:
         raise LakeError(f"invalid storage key: {key!r}")
     return key
 
