@@ -323,22 +323,32 @@ def build_build_time(p: ReportParams) -> Sql:
     """Per project: builds in the window and p50/p95/max build length (seconds).
 
     Slowest p95 first, so with a limit L only projects that can reach the top L need their
-    percentiles (a sort of their builds): a project's p95 is at most its longest build, and
-    the L projects with the longest builds give a lower bound `t` of the L-th best p95. Only
-    projects whose longest build reaches `t` (less 1 ms, so that ties after rounding to ms
-    keep their order by name) are ranked; the answer is the same as ranking every project.
+    percentiles (a sort of their builds). One pass gives each project a lower bound of its p95
+    from its count, shortest and longest build (with n ≤ 21 lengths the p95 interpolates
+    towards the longest one: p95 ≥ min + f·(max − min), f the interpolation fraction); the L-th
+    largest bound `t` is at most the L-th best p95, and a p95 never exceeds the longest build,
+    so only projects whose longest build reaches `t` (less 1 ms, so that ties after rounding to
+    ms keep their order by name) can reach the top; of those, a p95 ≥ t needs the builds above
+    the interpolated pair (n − 1 − ⌊0.95 (n − 1)⌋ of them) to reach it too, counted in one more
+    pass over just those projects. Only the rest are ranked: the head of the full ranking.
     """
     where, params = window_filter(p)
     n = DEFAULT_LIMITS["build-time"] if p.limit is None else int(p.limit)
     w = f"w AS (SELECT project_key, project, length FROM builds WHERE {where})"
     if n:
-        cand = f"""m AS (SELECT project_key, MAX(length) AS mx FROM w GROUP BY project_key),
-c1 AS (SELECT project_key FROM m ORDER BY mx DESC NULLS LAST, project_key LIMIT {n}),
-{_quantile_rows("q1", "w WHERE project_key IN (SELECT project_key FROM c1)")},
-t AS (SELECT CASE WHEN COUNT(*) >= {n} THEN MIN(lo95 + f95 * (hi95 - lo95)) END AS t
-      FROM q1 WHERE lo95 IS NOT NULL),
-c AS (SELECT m.project_key AS project_key FROM m CROSS JOIN t
+        cand = f"""m AS (SELECT project_key, COUNT(length) AS n, MIN(length) AS mn,
+        MAX(length) AS mx FROM w GROUP BY project_key),
+b AS (SELECT CASE WHEN n = 1 THEN mx WHEN n <= 21 THEN mn + ((n - 1) * 95 % 100) / 100 * (mx - mn)
+        ELSE mn END AS lb FROM m WHERE n > 0),
+t AS (SELECT CASE WHEN COUNT(*) >= {n} THEN MIN(lb) END AS t FROM (
+        SELECT lb FROM b ORDER BY lb DESC LIMIT {n}) x),
+c0 AS (SELECT m.project_key AS project_key, m.n AS n FROM m CROSS JOIN t
       WHERE t.t IS NULL OR m.mx >= t.t - 0.001),
+h AS (SELECT w.project_key AS project_key, COUNT(*) AS hi
+      FROM w JOIN c0 ON c0.project_key = w.project_key CROSS JOIN t
+      WHERE t.t IS NULL OR w.length >= t.t - 0.001 GROUP BY w.project_key),
+c AS (SELECT c0.project_key AS project_key FROM c0 JOIN h ON h.project_key = c0.project_key
+      WHERE h.hi >= c0.n - 1 - ((c0.n - 1) * 95 - (c0.n - 1) * 95 % 100) / 100),
 {_quantile_rows("q", "w WHERE project_key IN (SELECT project_key FROM c)")}"""
     else:
         cand = _quantile_rows("q", "w")
