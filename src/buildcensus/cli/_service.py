@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -58,14 +59,23 @@ def serve(
     max_body_bytes: Annotated[int, typer.Option(help="Largest single-record body.")] = 8 << 20,
     max_batch: Annotated[int, typer.Option(help="Most records per batch request.")] = 1000,
     max_batch_bytes: Annotated[int, typer.Option(help="Largest batch body.")] = 64 << 20,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes (local lake only; each has its own /metrics counters).",
+        ),
+    ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> None:
     """Serve the ingest API (and the reports API and dashboard when installed)."""
     import uvicorn
 
+    from buildcensus.errors import UsageError
     from buildcensus.service import Limits, ServiceSettings, create_app
-    from buildcensus.service.app import tune_gc
+    from buildcensus.service.app import SETTINGS_ENV, settings_to_env, tune_gc
+    from buildcensus.service.ingest import lock_file_for
 
     if tokens is None:
         err("warning: no --tokens file: every protected route answers 401")
@@ -80,9 +90,24 @@ def serve(
         public=public,
         min_projects=min_projects,
     )
-    app = create_app(settings)
-    tune_gc()
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log)
+    app = create_app(settings)  # also checks the settings before any worker starts
+    if workers == 1:
+        tune_gc()
+        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log)
+        return
+    if lock_file_for(app.state.ingestor.lake) is None:
+        raise UsageError("--workers above 1 needs a local lake directory")
+    del app
+    os.environ[SETTINGS_ENV] = settings_to_env(settings)
+    uvicorn.run(
+        "buildcensus.service.app:app_from_env",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=access_log,
+    )
 
 
 def token_create(

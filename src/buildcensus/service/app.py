@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import importlib
+import json
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -16,9 +20,9 @@ from buildcensus.record import BuildRecord
 from buildcensus.service.auth import TokenStore, require_scope
 from buildcensus.service.builds_api import router as builds_router
 from buildcensus.service.http_errors import install_error_handlers
-from buildcensus.service.ingest import Ingestor, OptOutList
+from buildcensus.service.ingest import Ingestor, OptOutList, lock_file_for
 from buildcensus.service.metrics import Metrics, MetricsMiddleware
-from buildcensus.service.settings import ServiceSettings
+from buildcensus.service.settings import Limits, ServiceSettings
 
 log = logging.getLogger("buildcensus.service")
 
@@ -46,6 +50,34 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+SETTINGS_ENV = "BUILDCENSUS_SERVICE_SETTINGS"
+
+
+def settings_to_env(settings: ServiceSettings) -> str:
+    """`settings` as JSON, for worker processes started by uvicorn (see `app_from_env`)."""
+    data = dataclasses.asdict(settings)
+    for key in ("tokens_file", "exclude_projects_file"):
+        data[key] = None if data[key] is None else str(data[key])
+    return json.dumps(data)
+
+
+def settings_from_env(text: str) -> ServiceSettings:
+    """The inverse of `settings_to_env`."""
+    data = json.loads(text)
+    for key in ("tokens_file", "exclude_projects_file"):
+        data[key] = None if data[key] is None else Path(data[key])
+    data["limits"] = Limits(**data["limits"])
+    return ServiceSettings(**data)
+
+
+def app_from_env() -> FastAPI:
+    """The app of one uvicorn worker process (`serve --workers N`): settings from the
+    environment, GC tuned as in a single-process `serve`."""
+    app = create_app(settings_from_env(os.environ[SETTINGS_ENV]))
+    tune_gc()
+    return app
 
 
 def _optional_router(module: str) -> Any:
@@ -82,11 +114,13 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.state.min_projects = settings.min_projects
     app.state.tokens = TokenStore(settings.tokens_file)
     app.state.metrics = Metrics()
+    lake = open_lake(settings.lake_url, group_commit=True)
     app.state.ingestor = Ingestor(
-        open_lake(settings.lake_url, group_commit=True),
+        lake,
         settings.limits,
         OptOutList(settings.exclude_projects_file),
         app.state.metrics,
+        lock_file=lock_file_for(lake),
     )
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
