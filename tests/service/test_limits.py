@@ -66,3 +66,29 @@ def test_tune_gc_freezes_and_raises_the_threshold():
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+@pytest.mark.parametrize(("max_depth", "rejected"), [(32, False), (63, False), (64, True)])
+def test_record_depth_rule_holds_whatever_the_service_limit(tmp_path, max_depth, rejected):
+    from buildcensus.lake import open_lake
+    from buildcensus.service.ingest import Ingestor, OptOutList
+    from buildcensus.service.metrics import Metrics
+
+    limits = Limits(max_depth=max_depth)
+    ingestor = Ingestor(open_lake(str(tmp_path / "lake")), limits, OptOutList(None), Metrics())
+    value: Any = 1
+    for _ in range(max_depth - 2):  # max_depth containers with the record and its config
+        value = {"k": value}
+    rec = {
+        "project": {"slug": "p"},
+        "version": {"slug": "v"},
+        "build": {"id": 1, "start": "2026-01-01T00:00:00Z"},
+        "schema_version": 1,
+        "config": {"user": value},
+    }
+    text = orjson.dumps(rec)
+    if rejected:  # 64 containers pass the service limit, not the record's own depth rule
+        with pytest.raises(ApiError, match="nested deeper than 64"):
+            ingestor.validate(rec, len(text))
+    else:
+        assert ingestor.validate(rec, len(text)).config.user == value

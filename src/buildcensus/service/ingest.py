@@ -191,8 +191,9 @@ class Ingestor:
         """
         check_shape(value, self.limits, size)
         try:
-            # The limits walk bounded the depth already when its limit is the tighter one.
-            record = parse_record(value, check_depth=self.limits.max_depth > MAX_DEPTH)
+            # The limits walk bounded the depth already when its limit is the tighter one (it
+            # counts containers; parse_record's walk counts the scalars inside as a level too).
+            record = parse_record(value, check_depth=self.limits.max_depth >= MAX_DEPTH)
         except RecordError as exc:
             raise _record_error(exc) from None
         if record.project.slug in self.optout:
