@@ -17,33 +17,7 @@ from hashlib import blake2b
 import pyarrow as pa
 import pyarrow.compute as pc
 
-#: Per table: (key column, the identifier column it is computed from), in schema order.
-KEY_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
-    "builds": (
-        ("project_key", "project"),
-        ("config_key", "config_id"),
-        *(
-            (f"{c}_key", c)
-            for c in (
-                "pip_user_set",
-                "pip_top_level_set",
-                "pip_all_set",
-                "conda_user_set",
-                "conda_all_set",
-                "apt_user_set",
-                "apt_all_set",
-                "doctool_set",
-                "tools_set",
-            )
-        ),
-    ),
-    "package_sets": (("set_key", "set_id"),),
-    "doctool_sets": (("set_key", "set_id"),),
-    "tools_sets": (("set_key", "set_id"),),
-    "configs": (("config_key", "config_id"),),
-    "config_keys": (("config_key", "config_id"),),
-    "config_values": (("config_key", "config_id"),),
-}
+from buildcensus.warehouse._schema import KEY_COLUMNS
 
 
 @lru_cache(maxsize=1 << 18)

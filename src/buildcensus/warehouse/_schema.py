@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from buildcensus.warehouse._keys import KEY_COLUMNS
-
 PARTITIONED = ("builds", "monthly_packages")
 
 BUILD_SET_COLUMNS = (
@@ -119,6 +117,17 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("success_builds", pa.int64()),
         ]
     ),
+}
+
+#: Per table: (BIGINT key column, the identifier column it is computed from); see `_keys`.
+KEY_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "builds": (
+        ("project_key", "project"),
+        ("config_key", "config_id"),
+        *((f"{c}_key", c) for c in (*BUILD_SET_COLUMNS, "doctool_set", "tools_set")),
+    ),
+    **{t: (("set_key", "set_id"),) for t in ("package_sets", "doctool_sets", "tools_sets")},
+    **{t: (("config_key", "config_id"),) for t in ("configs", "config_keys", "config_values")},
 }
 
 

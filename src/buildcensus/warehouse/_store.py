@@ -17,8 +17,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from buildcensus.errors import WarehouseError
-from buildcensus.warehouse._keys import KEY_COLUMNS
-from buildcensus.warehouse._schema import LAYOUT
+from buildcensus.warehouse._schema import KEY_COLUMNS, LAYOUT
 
 MANIFEST_DIR = "_manifest"
 TMP_PREFIX = ".tmp-"
