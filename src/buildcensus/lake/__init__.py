@@ -227,7 +227,10 @@ class Lake:
 
             part = _Part(_map_part(name, value, blob_ref), n, tuple(digests))
             if len(self._parts) >= _PART_CACHE_SIZE:
-                self._parts.pop(next(iter(self._parts)))
+                try:  # oldest first; another thread (the ingest service) may evict too
+                    self._parts.pop(next(iter(self._parts)), None)
+                except (StopIteration, RuntimeError):
+                    pass
             self._parts[ckey] = part
         if shared:
             ident = id(model)
