@@ -115,8 +115,11 @@ class LocalStorage:
         if self._group is not None:
             self._group.wait()
 
-    def _path(self, key: str) -> str:
-        # Plain strings, not pathlib: this runs several times for every stored build.
+    def _path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def _file(self, key: str) -> str:
+        # `_path` as a plain string, not pathlib: this runs several times for every build.
         return f"{self._root}/{check_key(key)}"
 
     def _mkdir(self, parent: str) -> None:
@@ -156,14 +159,14 @@ class LocalStorage:
                 os.close(fd)
 
     def put(self, key: str, data: bytes) -> None:
-        path = self._path(key)
+        path = self._file(key)
         tmp = self._write_temp(path, data)
         os.replace(tmp, path)
         self._sync_dir(os.path.dirname(path))
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         # No existence check first: callers ask for objects that are almost always new.
-        path = self._path(key)
+        path = self._file(key)
         tmp = self._write_temp(path, data)
         try:
             os.link(tmp, path)  # atomic create-if-absent: link fails when the name exists
@@ -176,7 +179,7 @@ class LocalStorage:
 
     def get(self, key: str) -> bytes:
         try:
-            with open(self._path(key), "rb", buffering=0) as f:
+            with open(self._file(key), "rb", buffering=0) as f:
                 return f.readall()
         except FileNotFoundError:
             raise NotFoundError(f"not in the lake: {key}") from None
@@ -184,11 +187,11 @@ class LocalStorage:
             raise NotFoundError(f"not an object: {key}") from None
 
     def exists(self, key: str) -> bool:
-        return os.path.isfile(self._path(key))
+        return os.path.isfile(self._file(key))
 
     def delete(self, key: str) -> None:
         try:
-            os.unlink(self._path(key))
+            os.unlink(self._file(key))
         except FileNotFoundError:
             pass
 
