@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import tempfile
 import time
 from datetime import date
@@ -50,6 +51,13 @@ def main() -> None:
         if len(records) >= args.records:
             break
     tmp = Path(tempfile.mkdtemp(prefix="bench-lake-"))
+    try:
+        _measure(records, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _measure(records: list, tmp: Path) -> None:
     naive = tmp / "naive"
     naive.mkdir()
     t0 = time.perf_counter()
