@@ -73,6 +73,9 @@ class Resolver:
         self._breakage_names = sorted({n for when, _, _ in self.breakages for n in when})
         self._broken: dict[tuple[str | None, ...], tuple[float, Requirement | None]] = {}
         self.days = sorted(r.day for hist in self.hist.values() for r in hist)
+        # Each package's history ends on its own last known release (the data of some packages
+        # goes further than others').
+        self.last_day = {name: max(r.day for r in hist) for name, hist in self.hist.items()}
         self._cands: dict[tuple[str, str, tuple[int, int]], tuple[list[date], list[str]]] = {}
         self._memo: dict[tuple[tuple[Requirement, ...], tuple[int, int], int], Resolution] = {}
         self._contains: dict[tuple[str, str], bool] = {}
@@ -87,14 +90,15 @@ class Resolver:
 
     def before_history_ends(self, name: str, version: str, day: date) -> bool:
         """True when a version missing from the history may be installed on `day`: it is older
-        than the newest known release, or `day` is after the history ends (a later release)."""
+        than the newest known release, or `day` is after the package's history ends (a later
+        release the data does not list)."""
         if any(r.version == version for r in self.hist[name]):
             return False
         try:
             v = Version(version)
         except InvalidVersion:
             return True
-        return v <= max(r.key for r in self.hist[name]) or day > self.days[-1]
+        return v <= max(r.key for r in self.hist[name]) or day > self.last_day[name]
 
     def epoch(self, day: date) -> int:
         """How many releases happened up to `day` (resolutions only change when this does)."""
