@@ -56,3 +56,21 @@ def test_simulate_usage_errors(tmp_path, capsys, extra, message):
     assert code == 2
     assert message in err
     assert "Traceback" not in err
+
+
+def test_simulate_into_a_lake_of_another_version_says_so(tmp_path, capsys):
+    """Same seed, other records (another simulator version): refused, nothing overwritten."""
+    lake = tmp_path / "lake"
+    args = ("simulate", "--projects", "5", "--days", "2", "--seed", "3", "--end", "2026-11-30")
+    assert run(capsys, *args, "--lake", str(lake), "--workers", "1")[0] == 0
+    doc = next(p for p in sorted((lake / "telemetry" / "builds").rglob("*.json")))
+    data = orjson.loads(doc.read_bytes())
+    data["python"] = "2.7.18"  # what an older generator might have written
+    doc.write_bytes(orjson.dumps(data))
+    before = doc.read_bytes()
+    code, _, err = run(capsys, *args, "--lake", str(lake), "--workers", "1")
+    assert code != 0
+    assert "already stored with different content" in err
+    assert "simulated by another version of buildcensus" in err and "new --lake" in err
+    assert "Traceback" not in err
+    assert doc.read_bytes() == before

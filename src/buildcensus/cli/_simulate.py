@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from buildcensus.cli._common import DEFAULT_LAKE, DEFAULT_WAREHOUSE, LakeOpt, WarehouseOpt, err
-from buildcensus.errors import UsageError
+from buildcensus.errors import LakeError, UsageError
 
 
 def register(app: typer.Typer) -> None:
@@ -95,7 +95,17 @@ def simulate(
                 summary = write_ndjson(opts, f)
         target = "stdout" if out == "-" else out
     else:
-        summary = write_lake(opts, lake, workers=max(1, workers), durable=fsync)
+        try:
+            summary = write_lake(opts, lake, workers=max(1, workers), durable=fsync)
+        except LakeError as exc:
+            if "already stored with different content" not in str(exc):
+                raise
+            # Same seed and days, other records: this lake was written by another version of
+            # the simulator (its release data or rules changed). Never overwrite: say so.
+            raise LakeError(
+                f"{exc}: {lake} holds a history simulated by another version of buildcensus "
+                "(same seed, other records); simulate into a new --lake"
+            ) from None
         target = f"{lake} ({summary.stored} stored, {summary.duplicates} duplicates)"
     err(
         f"simulated {summary.records} builds ({summary.failed} failed) of {projects} projects, "
