@@ -64,6 +64,11 @@ def window_filter(p: ReportParams) -> Sql:
     return sql, params
 
 
+#: Output column of every state-based report: how many projects had a tie at their latest
+#: start (several payloads). The runner drops it; see `ReportParams.tie_rescan`.
+TIES = "tie.ties AS ties_"
+
+
 def state_counts(
     p: ReportParams, payload: dict[str, str], period: str | None = None, builds: bool = True
 ) -> Sql:
@@ -76,6 +81,9 @@ def state_counts(
     where several groups share that latest start (a tie, rare) are resolved on their builds at
     that start, by the larger build id — the rows `ranked` would order first.
     With `builds=False`, `g` has only `projects` and only the payloads of some state.
+    CTE `tie` counts the tied keys. With `p.tie_rescan` False the ties are not resolved (no
+    second read of the builds, which costs a fifth of a report): the answer is exact only when
+    `tie.ties` is 0, and the runner then re-runs the report with the rescan.
     """
     where, params = window_filter(p)
     keys = ["project_key"] + (["period"] if period else [])
@@ -91,6 +99,14 @@ def state_counts(
     out = (["period"] if period else []) + names  # the columns of `g`
     plain = ", ".join(names)
     g_cols = ", ".join(out)
+    if p.tie_rescan:
+        tb = f"""tb AS (SELECT {", ".join(f"b.{n}" for n in out)}, ROW_NUMBER() OVER (
+        PARTITION BY {", ".join(f"b.{k}" for k in keys)}
+        ORDER BY LENGTH(b.build_id) DESC, b.build_id DESC) AS rn
+      FROM (SELECT project_key, start, build_id, {cols} FROM builds WHERE {where}) b
+      JOIN cc t ON {on_t} AND t.pm = b.start WHERE t.n_latest > 1),"""
+    else:
+        tb = f"tb AS (SELECT {g_cols}, 1 AS rn FROM cc WHERE 1 = 0),"
     # cc: per key, the groups holding the latest start (n_latest); with 1, MIN(x) is that group's x
     sql = f"""ps AS (SELECT {kcols}, {plain}, COUNT(*) AS n, MAX(start) AS ms FROM (
         SELECT project_key, start, {cols} FROM builds WHERE {where}) x
@@ -99,11 +115,8 @@ pm AS (SELECT {kcols}, MAX(ms) AS pm FROM ps GROUP BY {kcols}),
 cc AS (SELECT {", ".join(f"ps.{k} AS {k}" for k in keys)}, MIN(pm.pm) AS pm, COUNT(*) AS n_latest,
         {", ".join(f"MIN(ps.{n}) AS {n}" for n in names)}
       FROM ps JOIN pm ON {on} AND pm.pm = ps.ms GROUP BY {", ".join(f"ps.{k}" for k in keys)}),
-tb AS (SELECT {", ".join(f"b.{n}" for n in out)}, ROW_NUMBER() OVER (
-        PARTITION BY {", ".join(f"b.{k}" for k in keys)}
-        ORDER BY LENGTH(b.build_id) DESC, b.build_id DESC) AS rn
-      FROM (SELECT project_key, start, build_id, {cols} FROM builds WHERE {where}) b
-      JOIN cc t ON {on_t} AND t.pm = b.start WHERE t.n_latest > 1),
+tie AS (SELECT COUNT(*) AS ties FROM cc WHERE n_latest > 1),
+{tb}
 st AS (SELECT {g_cols} FROM cc WHERE n_latest = 1
       UNION ALL SELECT {g_cols} FROM tb WHERE rn = 1),
 g AS (SELECT {g_cols}, SUM(builds) AS builds, SUM(projects) AS projects FROM (
@@ -156,8 +169,8 @@ pk AS (SELECT DISTINCT set_key, version FROM package_sets
 agg AS (SELECT pk.version AS version, SUM(g.projects) AS projects, SUM(g.builds) AS builds
         FROM g JOIN pk ON pk.set_key = g.set_key GROUP BY pk.version),
 {_version_keys()}
-SELECT agg.version AS version, agg.projects AS projects, agg.builds AS builds
-FROM agg LEFT JOIN vk ON vk.version = agg.version
+SELECT agg.version AS version, agg.projects AS projects, agg.builds AS builds, {TIES}
+FROM agg LEFT JOIN vk ON vk.version = agg.version CROSS JOIN tie
 ORDER BY vk.sort_key DESC NULLS LAST, agg.version DESC"""
     return sql, {**params, "ecosystem": p.ecosystem, "package": p.package}
 
@@ -169,9 +182,9 @@ def build_top(p: ReportParams) -> Sql:
     st, params = state_counts(p, {"set_key": f"{col}_key"})
     sql = f"""WITH {st},
 pk AS (SELECT DISTINCT set_key, normalized FROM package_sets WHERE ecosystem = $ecosystem)
-SELECT pk.normalized AS package, SUM(g.projects) AS projects, SUM(g.builds) AS builds
-FROM g JOIN pk ON pk.set_key = g.set_key
-GROUP BY pk.normalized
+SELECT pk.normalized AS package, SUM(g.projects) AS projects, SUM(g.builds) AS builds, {TIES}
+FROM g JOIN pk ON pk.set_key = g.set_key CROSS JOIN tie
+GROUP BY pk.normalized, tie.ties
 ORDER BY projects DESC, builds DESC, package ASC{_limit("top", p)}"""
     return sql, {**params, "ecosystem": p.ecosystem}
 
@@ -199,8 +212,8 @@ agg AS (SELECT CAST(CAST(g.period AS DATE) AS VARCHAR) AS period, pk.version AS 
         FROM g JOIN pk ON pk.set_key = g.set_key
         GROUP BY g.period, pk.version),
 {_version_keys()}
-SELECT agg.period AS period, agg.version AS version, agg.projects AS projects
-FROM agg LEFT JOIN vk ON vk.version = agg.version
+SELECT agg.period AS period, agg.version AS version, agg.projects AS projects, {TIES}
+FROM agg LEFT JOIN vk ON vk.version = agg.version CROSS JOIN tie
 ORDER BY agg.period ASC, vk.sort_key DESC NULLS LAST, agg.version DESC"""
     return sql, {**params, "ecosystem": p.ecosystem, "package": p.package}
 
@@ -213,9 +226,9 @@ def build_extensions(p: ReportParams) -> Sql:
     st, params = state_counts(p, {"set_key": "doctool_set_key"}, builds=False)
     sql = f"""WITH {st},
 ds AS (SELECT DISTINCT set_key, name FROM doctool_sets WHERE kind = $kind)
-SELECT ds.name AS extension, SUM(g.projects) AS projects
-FROM g JOIN ds ON ds.set_key = g.set_key
-GROUP BY ds.name
+SELECT ds.name AS extension, SUM(g.projects) AS projects, {TIES}
+FROM g JOIN ds ON ds.set_key = g.set_key CROSS JOIN tie
+GROUP BY ds.name, tie.ties
 ORDER BY projects DESC, extension ASC{_limit("extensions", p)}"""
     return sql, {**params, "kind": kind}
 
@@ -224,8 +237,8 @@ def build_themes(p: ReportParams) -> Sql:
     """Doctool themes by projects."""
     st, params = state_counts(p, {"theme": "theme"}, builds=False)
     sql = f"""WITH {st}
-SELECT theme, projects FROM g
-WHERE theme IS NOT NULL
+SELECT g.theme AS theme, g.projects AS projects, {TIES} FROM g CROSS JOIN tie
+WHERE g.theme IS NOT NULL
 ORDER BY projects DESC, theme ASC{_limit("themes", p)}"""
     return sql, params
 
@@ -238,16 +251,17 @@ def build_breakdown(p: ReportParams) -> Sql:
     if by in BREAKDOWN_COLUMNS:
         st, params = state_counts(p, {"value": by})
         sql = f"""WITH {st}
-SELECT value, projects, builds FROM g
+SELECT g.value AS value, g.projects AS projects, g.builds AS builds, {TIES}
+FROM g CROSS JOIN tie
 {order}"""
         return sql, params
     if by.startswith("tool:") and len(by) > 5:
         st, params = state_counts(p, {"k": "tools_set_key"})
         sql = f"""WITH {st},
 t AS (SELECT set_key, MIN(version) AS value FROM tools_sets WHERE name = $tool GROUP BY set_key)
-SELECT t.value AS value, SUM(g.projects) AS projects, SUM(g.builds) AS builds
-FROM g LEFT JOIN t ON t.set_key = g.k
-GROUP BY t.value
+SELECT t.value AS value, SUM(g.projects) AS projects, SUM(g.builds) AS builds, {TIES}
+FROM g LEFT JOIN t ON t.set_key = g.k CROSS JOIN tie
+GROUP BY t.value, tie.ties
 {order}"""
         return sql, {**params, "tool": by[5:].lower()}
     if by.startswith("config:") and len(by) > 7:
@@ -258,9 +272,9 @@ cv AS (SELECT config_key, value FROM (
            ORDER BY CASE WHEN source = 'final' THEN 0 ELSE 1 END, value) AS vn
          FROM config_values WHERE key = $key) x
        WHERE vn = 1)
-SELECT cv.value AS value, SUM(g.projects) AS projects, SUM(g.builds) AS builds
-FROM g LEFT JOIN cv ON cv.config_key = g.k
-GROUP BY cv.value
+SELECT cv.value AS value, SUM(g.projects) AS projects, SUM(g.builds) AS builds, {TIES}
+FROM g LEFT JOIN cv ON cv.config_key = g.k CROSS JOIN tie
+GROUP BY cv.value, tie.ties
 {order}"""
         return sql, {**params, "key": by[7:]}
     raise QueryError(
@@ -273,9 +287,9 @@ def build_config_keys(p: ReportParams) -> Sql:
     st, params = state_counts(p, {"k": "config_key"}, builds=False)
     sql = f"""WITH {st},
 ck AS (SELECT DISTINCT config_key, key FROM config_keys)
-SELECT ck.key AS key, SUM(g.projects) AS projects
-FROM g JOIN ck ON ck.config_key = g.k
-GROUP BY ck.key
+SELECT ck.key AS key, SUM(g.projects) AS projects, {TIES}
+FROM g JOIN ck ON ck.config_key = g.k CROSS JOIN tie
+GROUP BY ck.key, tie.ties
 ORDER BY projects DESC, key ASC{_limit("config-keys", p)}"""
     return sql, params
 

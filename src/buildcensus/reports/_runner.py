@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from buildcensus.errors import QueryError, WarehouseError
@@ -106,6 +106,18 @@ def build_sql(name: str, params: ReportParams) -> Sql:
     return get_report(name).build(params)
 
 
+#: Builders on `state_counts` (their answers carry the `ties_` column).
+_STATE_BUILDERS = {
+    b.build_versions,
+    b.build_top,
+    b.build_adoption,
+    b.build_extensions,
+    b.build_themes,
+    b.build_breakdown,
+    b.build_config_keys,
+}
+
+
 def run_report(
     name: str, params: ReportParams, conn: Any, *, max_rows: int | None = None
 ) -> Result:
@@ -117,8 +129,15 @@ def run_report(
     report = get_report(name)
     if report.resolve is not None:
         params = report.resolve(params, conn)
-    sql, args = report.build(params)
-    rows = _fetch(conn, sql, args, max_rows)
+    rows = None
+    if params.tie_rescan and report.build in _STATE_BUILDERS:
+        # Without the tie rescan first; every row says how many ties there were (and an empty
+        # answer cannot say, so it is asked again exactly).
+        rows = _fetch(conn, *report.build(replace(params, tie_rescan=False)), max_rows)
+        if not rows or any(r["ties_"] for r in rows):
+            rows = None
+    if rows is None:
+        rows = _fetch(conn, *report.build(params), max_rows)
     if report.shape is not None:
         return report.shape(rows, params)
     return [{c: r[c] for c in report.columns} for r in rows]
