@@ -131,7 +131,7 @@ def write_warehouse(data: dict[str, Any], root: Path, batch: int = 50_000) -> No
     `open_warehouse(root).connect()` then reads it like any imported warehouse.
     """
     from buildcensus.warehouse._keys import add_keys
-    from buildcensus.warehouse._schema import BASE_SCHEMAS, LAYOUT, SCHEMAS
+    from buildcensus.warehouse._schema import BASE_SCHEMAS, SCHEMAS
     from buildcensus.warehouse._store import Store, commit_run, new_run_id
 
     store = Store(pafs.LocalFileSystem(), str(root))
@@ -188,8 +188,8 @@ def write_warehouse(data: dict[str, Any], root: Path, batch: int = 50_000) -> No
                 store.write_table(rel, table)
                 added.setdefault(name, []).append(rel)
         now = datetime.now().isoformat()
-        run = {"run_id": run_id, "kind": "import", "layout": LAYOUT, "started": now,
-               "finished": now, "keys": [], "quarantined": [], "added": added}  # fmt: skip
+        run = {"run_id": run_id, "kind": "import", "started": now, "finished": now, "keys": [],
+               "quarantined": [], "added": added}  # fmt: skip
         commit_run(store, run)
 
 

@@ -29,13 +29,19 @@ from buildcensus.warehouse._keys import add_keys
 from buildcensus.warehouse._monthly import aggregate, compact
 from buildcensus.warehouse._schema import (
     BASE_SCHEMAS,
-    LAYOUT,
     PACKAGE_LISTS,
     SCHEMAS,
     SET_ID_COLUMN,
     TABLES,
 )
-from buildcensus.warehouse._store import State, Store, collect_garbage, commit_run, new_run_id
+from buildcensus.warehouse._store import (
+    State,
+    Store,
+    collect_garbage,
+    commit_replacing,
+    commit_run,
+    new_run_id,
+)
 
 Progress = Callable[[int, int], None]
 _DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -630,7 +636,6 @@ def write_batch(
     run = {
         "run_id": run_id,
         "kind": "import",
-        "layout": LAYOUT,
         "started": started.isoformat(),
         "finished": datetime.now(UTC).isoformat(),
         "keys": batch.keys,
@@ -718,12 +723,9 @@ def upgrade_layout(store: Store, state: State) -> dict[str, Any] | None:
         store.write_table(new_rel, add_keys(table, data, SCHEMAS[table]))
         added.setdefault(table, []).append(new_rel)
     now = datetime.now(UTC).isoformat()
-    run = {"run_id": run_id, "kind": "upgrade", "layout": LAYOUT, "started": now,
-           "finished": now, "keys": [], "added": added, "removed": legacy}  # fmt: skip
-    commit_run(store, run)
-    state.apply(run)
-    for rel in legacy:
-        store.delete(rel)
+    run = {"run_id": run_id, "kind": "upgrade", "started": now, "finished": now, "keys": [],
+           "added": added, "removed": legacy}  # fmt: skip
+    commit_replacing(store, state, run)
     return run
 
 

@@ -5,9 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from buildcensus.warehouse._schema import BUILD_SET_COLUMNS, LAYOUT, SCHEMAS
+from buildcensus.warehouse._schema import BUILD_SET_COLUMNS, SCHEMAS
 from buildcensus.warehouse._sql import create_views, new_connection
-from buildcensus.warehouse._store import State, Store, commit_run, month_of_path, new_run_id
+from buildcensus.warehouse._store import (
+    State,
+    Store,
+    commit_replacing,
+    month_of_path,
+    new_run_id,
+)
 
 
 def monthly_sql(year: int, month: int) -> str:
@@ -124,17 +130,13 @@ def aggregate(store: Store, state: State) -> dict[str, Any] | None:
     run = {
         "run_id": run_id,
         "kind": "aggregate",
-        "layout": LAYOUT,
         "started": started.isoformat(),
         "finished": datetime.now(UTC).isoformat(),
         "aggregated": months,
         "added": {"monthly_packages": added} if added else {},
         "removed": removed,
     }
-    commit_run(store, run)
-    state.apply(run)
-    for rel in removed:
-        store.delete(rel)
+    commit_replacing(store, state, run)
     return run
 
 
@@ -173,14 +175,10 @@ def compact(store: Store, state: State, max_parts: int = 16) -> dict[str, Any] |
     run = {
         "run_id": run_id,
         "kind": "compact",
-        "layout": LAYOUT,
         "started": datetime.now(UTC).isoformat(),
         "finished": datetime.now(UTC).isoformat(),
         "added": added,
         "removed": removed,
     }
-    commit_run(store, run)
-    state.apply(run)
-    for rel in removed:
-        store.delete(rel)
+    commit_replacing(store, state, run)
     return run

@@ -18,7 +18,6 @@ from buildcensus.warehouse._import import parse_start
 from buildcensus.warehouse._monthly import aggregate
 from buildcensus.warehouse._schema import (
     BUILD_SET_COLUMNS,
-    LAYOUT,
     SCHEMAS,
     SET_ID_COLUMN,
     TABLES,
@@ -28,7 +27,7 @@ from buildcensus.warehouse._store import (
     State,
     Store,
     collect_garbage,
-    commit_run,
+    commit_replacing,
     load_state,
     month_of_path,
     new_run_id,
@@ -155,7 +154,6 @@ def rewrite_builds(wh: Warehouse, keep: KeepFn, kind: str, freeze: bool, **extra
         run = {
             "run_id": run_id,
             "kind": kind,
-            "layout": LAYOUT,
             "started": datetime.now(UTC).isoformat(),
             "finished": datetime.now(UTC).isoformat(),
             "keys": [],
@@ -165,10 +163,7 @@ def rewrite_builds(wh: Warehouse, keep: KeepFn, kind: str, freeze: bool, **extra
         }
         if freeze:
             run["frozen_months"] = sorted(months)
-        commit_run(store, run)
-        state.apply(run)
-        for rel in removed:
-            store.delete(rel)
+        commit_replacing(store, state, run)
         if not freeze:
             for month in months:
                 state.pending.setdefault(month, [])

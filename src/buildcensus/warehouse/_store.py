@@ -243,8 +243,21 @@ def load_state(store: Store, keys: bool = True) -> State:
 
 
 def commit_run(store: Store, run: dict[str, Any]) -> None:
-    """Make a run visible: its manifest is written last, atomically."""
+    """Make a run visible: its manifest is written last, atomically.
+
+    The manifest records the layout its parts have (this version's: `LAYOUT`), so that parts
+    written before the key columns can be told apart (`State.legacy_parts`).
+    """
+    run["layout"] = LAYOUT
     store.write_bytes(f"{MANIFEST_DIR}/{run['run_id']}.json", orjson.dumps(run))
+
+
+def commit_replacing(store: Store, state: State, run: dict[str, Any]) -> None:
+    """Commit a run that replaces parts, fold it into `state`, then delete what it removed."""
+    commit_run(store, run)
+    state.apply(run)
+    for rel in run.get("removed", []):
+        store.delete(rel)
 
 
 def collect_garbage(store: Store, state: State, tables: tuple[str, ...]) -> int:
