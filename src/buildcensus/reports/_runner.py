@@ -27,6 +27,9 @@ class Report:
     resolve: Callable[[ReportParams, Any], ReportParams] | None = None
     #: Turns the fetched rows into the JSON result (default: the rows as they are).
     shape: Callable[[list[dict[str, Any]], ReportParams], Result] | None = None
+    #: Built on `state_counts`: its rows carry `ties_`, so it can run without the tie rescan
+    #: first (`ReportParams.tie_rescan`).
+    ties: bool = False
 
 
 REPORTS: dict[str, Report] = {}
@@ -106,18 +109,6 @@ def build_sql(name: str, params: ReportParams) -> Sql:
     return get_report(name).build(params)
 
 
-#: Builders on `state_counts` (their answers carry the `ties_` column).
-_STATE_BUILDERS = {
-    b.build_versions,
-    b.build_top,
-    b.build_adoption,
-    b.build_extensions,
-    b.build_themes,
-    b.build_breakdown,
-    b.build_config_keys,
-}
-
-
 def run_report(
     name: str, params: ReportParams, conn: Any, *, max_rows: int | None = None
 ) -> Result:
@@ -130,7 +121,7 @@ def run_report(
     if report.resolve is not None:
         params = report.resolve(params, conn)
     rows = None
-    if params.tie_rescan and report.build in _STATE_BUILDERS:
+    if params.tie_rescan and report.ties:
         # Without the tie rescan first; every row says how many ties there were (and an empty
         # answer cannot say, so it is asked again exactly).
         rows = _fetch(conn, *report.build(replace(params, tie_rescan=False)), max_rows)
@@ -149,34 +140,45 @@ for _report in (
         b.build_versions,
         ("version", "projects", "builds"),
         "Installed versions of one package, newest first.",
+        ties=True,
     ),
     Report(
-        "top", b.build_top, ("package", "projects", "builds"), "Most used packages of an ecosystem."
+        "top",
+        b.build_top,
+        ("package", "projects", "builds"),
+        "Most used packages of an ecosystem.",
+        ties=True,
     ),
     Report(
         "adoption",
         b.build_adoption,
         ("period", "version", "projects"),
         "Projects per version of one package, per week or month.",
+        ties=True,
     ),
     Report(
         "extensions",
         b.build_extensions,
         ("extension", "projects"),
         "Doctool extensions by projects.",
+        ties=True,
     ),
-    Report("themes", b.build_themes, ("theme", "projects"), "Doctool themes by projects."),
+    Report(
+        "themes", b.build_themes, ("theme", "projects"), "Doctool themes by projects.", ties=True
+    ),
     Report(
         "breakdown",
         b.build_breakdown,
         ("value", "projects", "builds"),
         "Projects and builds per value of a column, tool or config key.",
+        ties=True,
     ),
     Report(
         "config-keys",
         b.build_config_keys,
         ("key", "projects"),
         "Config keys users set, by projects.",
+        ties=True,
     ),
     Report(
         "impact",
