@@ -131,7 +131,7 @@ def write_warehouse(data: dict[str, Any], root: Path, batch: int = 50_000) -> No
     `open_warehouse(root).connect()` then reads it like any imported warehouse.
     """
     from buildcensus.warehouse._keys import add_keys
-    from buildcensus.warehouse._schema import BASE_SCHEMAS, SCHEMAS
+    from buildcensus.warehouse._schema import BASE_SCHEMAS
     from buildcensus.warehouse._store import Store, commit_run, new_run_id
 
     store = Store(pafs.LocalFileSystem(), str(root))
@@ -173,7 +173,7 @@ def write_warehouse(data: dict[str, Any], root: Path, batch: int = 50_000) -> No
                 [pa.array(cols.get(f.name, [None] * k), type=f.type) for f in schema],
                 schema=schema,
             )
-            table = add_keys("builds", table, SCHEMAS["builds"])
+            table = add_keys("builds", table)
             rel = f"builds/year={y:04d}/month={m:02d}/part-{run_id}.parquet"
             store.write_table(rel, table)
             added.setdefault("builds", []).append(rel)
@@ -183,7 +183,7 @@ def write_warehouse(data: dict[str, Any], root: Path, batch: int = 50_000) -> No
                 table = pa.Table.from_pylist(
                     [dict(zip(schema.names, r, strict=False)) for r in rows], schema=schema
                 )
-                table = add_keys(name, table, SCHEMAS[name])
+                table = add_keys(name, table)
                 rel = f"{name}/part-{run_id}.parquet"
                 store.write_table(rel, table)
                 added.setdefault(name, []).append(rel)

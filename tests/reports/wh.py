@@ -212,13 +212,11 @@ class Warehouse:
 
 def _table(rows: list[dict[str, Any]], cols: list[tuple[str, pa.DataType]], table: str) -> pa.Table:
     """The rows, plus the BIGINT key columns the importer adds (buildcensus.warehouse._keys)."""
-    from buildcensus.warehouse._keys import KEY_COLUMNS, key_array
+    from buildcensus.warehouse._keys import append_keys
 
     schema = pa.schema(cols)
     t = pa.Table.from_pylist([{c: r.get(c) for c, _ in cols} for r in rows], schema=schema)
-    for key, source in KEY_COLUMNS.get(table, ()):
-        t = t.append_column(pa.field(key, pa.int64()), key_array(t.column(source)))
-    return t
+    return append_keys(table, t)
 
 
 def connect(root: Path) -> duckdb.DuckDBPyConnection:

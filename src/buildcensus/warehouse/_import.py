@@ -30,7 +30,6 @@ from buildcensus.warehouse._monthly import aggregate, compact
 from buildcensus.warehouse._schema import (
     BASE_SCHEMAS,
     PACKAGE_LISTS,
-    SCHEMAS,
     SET_ID_COLUMN,
     TABLES,
 )
@@ -178,7 +177,7 @@ class _Columns:
         return len(self.rows)
 
     def to_arrow(self) -> pa.Table:
-        return add_keys(self.table, rows_to_table(self.rows, self.schema), SCHEMAS[self.table])
+        return add_keys(self.table, rows_to_table(self.rows, self.schema))
 
 
 def rows_to_table(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
@@ -610,7 +609,7 @@ def builds_table(rows: list[tuple[Any, ...]]) -> pa.Table:
     """Arrow table of build rows (tuples in `_ROW_ORDER`)."""
     schema = BASE_SCHEMAS["builds"]
     in_order = pa.schema([schema.field(n) for n in _ROW_ORDER])
-    return add_keys("builds", rows_to_table(rows, in_order), SCHEMAS["builds"])
+    return add_keys("builds", rows_to_table(rows, in_order))
 
 
 def month_dir(table: str, year: int, month: int) -> str:
@@ -720,7 +719,7 @@ def upgrade_layout(store: Store, state: State) -> dict[str, Any] | None:
         data = store.read_table(rel).select(BASE_SCHEMAS[table].names)
         head = rel.rsplit("/", 1)[0]
         new_rel = f"{head}/part-{run_id}-{len(added.get(table, []))}.parquet"
-        store.write_table(new_rel, add_keys(table, data, SCHEMAS[table]))
+        store.write_table(new_rel, add_keys(table, data))
         added.setdefault(table, []).append(new_rel)
     now = datetime.now(UTC).isoformat()
     run = {"run_id": run_id, "kind": "upgrade", "started": now, "finished": now, "keys": [],

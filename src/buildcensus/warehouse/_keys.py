@@ -17,7 +17,7 @@ from hashlib import blake2b
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from buildcensus.warehouse._schema import KEY_COLUMNS
+from buildcensus.warehouse._schema import KEY_COLUMNS, SCHEMAS
 
 
 @lru_cache(maxsize=1 << 18)
@@ -35,8 +35,13 @@ def key_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.take(keys, enc.indices)
 
 
-def add_keys(table: str, data: pa.Table, schema: pa.Schema) -> pa.Table:
-    """`data` (a table's columns without its keys) with the key columns, in `schema` order."""
+def append_keys(table: str, data: pa.Table) -> pa.Table:
+    """`data` with the table's key columns appended, computed from its identifier columns."""
     for key, source in KEY_COLUMNS.get(table, ()):
         data = data.append_column(pa.field(key, pa.int64()), key_array(data.column(source)))
-    return data.select(schema.names)
+    return data
+
+
+def add_keys(table: str, data: pa.Table) -> pa.Table:
+    """`data` (a table's columns without its keys) with the key columns, in schema order."""
+    return append_keys(table, data).select(SCHEMAS[table].names)
