@@ -8,7 +8,9 @@ draft format and Read the Docs' stored `BuildData.data`), and normalizes them in
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -20,6 +22,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import SchemaValidator, to_jsonable_python
 
 from buildcensus.errors import RecordError
 from buildcensus.names import (
@@ -272,12 +275,8 @@ def _format_validation_error(exc: ValidationError) -> RecordError:
     return RecordError(msg, path)
 
 
-def parse_record(data: Any, *, check_depth: bool = True) -> BuildRecord:
-    """Validate a record in any supported shape and return it in the current model.
-
-    `check_depth=False` skips the nesting-depth walk, for callers that have already bounded
-    the depth (at most MAX_DEPTH) in their own pass, as the ingest service's limits do.
-    """
+def _shaped(data: Any, check_depth: bool) -> dict[str, Any]:
+    """`data` checked for what the models cannot see and brought into the current shape."""
     if not isinstance(data, dict):
         raise RecordError(f"a build record must be a JSON object, not {type(data).__name__}")
     if check_depth and _depth(data) > MAX_DEPTH:
@@ -288,15 +287,119 @@ def parse_record(data: Any, *, check_depth: bool = True) -> BuildRecord:
                 f"unknown schema version {data['schema_version']!r} (supported: {SCHEMA_VERSION})",
                 "schema_version",
             )
-        shaped = data
-    elif "user_config" in data or "final_config" in data or "date" in data:
-        shaped = _from_flat_draft(data)
-    else:
-        shaped = _from_rtd_build_data(data)
+        return data
+    if "user_config" in data or "final_config" in data or "date" in data:
+        return _from_flat_draft(data)
+    return _from_rtd_build_data(data)
+
+
+def _validate(shaped: dict[str, Any]) -> BuildRecord:
     try:
         return BuildRecord.model_validate(shaped)
     except ValidationError as exc:
         raise _format_validation_error(exc) from None
+
+
+def parse_record(data: Any, *, check_depth: bool = True) -> BuildRecord:
+    """Validate a record in any supported shape and return it in the current model.
+
+    `check_depth=False` skips the nesting-depth walk, for callers that have already bounded
+    the depth (at most MAX_DEPTH) in their own pass, as the ingest service's limits do.
+    """
+    return _validate(_shaped(data, check_depth))
+
+
+def parse_record_document(data: Any, *, check_depth: bool = True) -> dict[str, Any]:
+    """`parse_record(data).to_json_dict()`, faster: the same checks by the same validators,
+    into plain dicts instead of a model per package (about 4x less CPU for a record with
+    hundreds of packages). Takes JSON types, as decoded from JSON text.
+
+    What this accepts and returns is what `parse_record` accepts and `to_json_dict` returns
+    (tests/record/test_record_document.py). A rejected record is validated again by
+    `parse_record`, so its `RecordError` (message and path) is exactly that one's.
+    """
+    shaped = _shaped(data, check_depth)
+    try:
+        doc = _document_validator().validate_python(shaped)
+    except ValidationError:
+        return _validate(shaped).to_json_dict()  # raises the model's own error
+    build = doc["build"]
+    build["start"] = to_jsonable_python(build["start"])
+    return doc
+
+
+# The document validator is BuildRecord's own pydantic-core schema with every model turned
+# into a typed dict of the same fields (same field schemas, constraints, defaults, field
+# validators and handling of extra fields), and Packages' normalizing validator into its dict form.
+
+
+def _normalize_document(packages: dict[str, Any]) -> dict[str, Any]:
+    """`Packages._normalize` for the document form."""
+    pip, conda, apt = packages["pip"], packages["conda"], packages["apt"]
+    for items, fn in (
+        (pip["user"], normalize_pip),
+        (pip["top_level"], normalize_pip),
+        (pip["all"], normalize_pip),
+        (apt["user"], normalize_apt),
+        (apt["all"], normalize_apt),
+    ):
+        for p in items:
+            if p["normalized"] is None:
+                p["normalized"] = fn(p["name"])
+    for c in conda["user"]:
+        if c["normalized"] is None:
+            c["normalized"] = (normalize_pip if c["pip"] else normalize_conda)(c["name"])
+    for c in conda["all"]:
+        if c["normalized"] is None:
+            c["normalized"] = normalize_conda(c["name"])
+    return packages
+
+
+def _model_default(cls: type[BaseModel]) -> Callable[[], dict[str, Any]]:
+    return lambda: cls().model_dump()
+
+
+def _as_typed_dicts(schema: Any) -> Any:
+    """A copy of a pydantic-core schema with model schemas replaced by typed-dict schemas."""
+    if isinstance(schema, list):
+        return [_as_typed_dicts(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    kind = schema.get("type")
+    if kind == "model":
+        inner = schema["schema"]
+        if inner.get("type") != "model-fields" or inner.get("computed_fields"):
+            raise TypeError(f"cannot turn {schema.get('cls')} into a typed dict")
+        out: dict[str, Any] = {
+            "type": "typed-dict",
+            "fields": {
+                name: {
+                    "type": "typed-dict-field",
+                    "schema": _as_typed_dicts(field["schema"]),
+                    "required": field["schema"]["type"] != "default",
+                }
+                for name, field in inner["fields"].items()
+            },
+            "extra_behavior": schema.get("config", {}).get("extra_fields_behavior", "ignore"),
+        }
+        if "ref" in schema:
+            out["ref"] = schema["ref"]
+        return out
+    out = {k: _as_typed_dicts(v) for k, v in schema.items() if k != "metadata"}
+    factory = schema.get("default_factory")
+    if kind == "default" and isinstance(factory, type) and issubclass(factory, BaseModel):
+        out["default_factory"] = _model_default(factory)
+    if kind in ("function-after", "function-before", "function-wrap", "function-plain"):
+        if schema["function"]["function"] == Packages._normalize:
+            out["function"] = {"type": "no-info", "function": _normalize_document}
+        elif kind != "function-after" or schema["function"]["type"] != "no-info":
+            raise TypeError(f"cannot carry validator {schema['function']} over to a typed dict")
+    return out
+
+
+@cache
+def _document_validator() -> SchemaValidator:
+    return SchemaValidator(_as_typed_dicts(BuildRecord.__pydantic_core_schema__))
 
 
 def parse_record_json(text: str | bytes) -> BuildRecord:
