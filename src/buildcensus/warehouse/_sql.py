@@ -35,11 +35,18 @@ def _ident(name: str) -> str:
 
 
 def new_connection(threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that never downloads extensions."""
+    """An in-memory DuckDB that never downloads extensions.
+
+    Parquet footers are cached per connection (`parquet_metadata_cache`): a report reads the
+    same parts several times (state, tie rescan, impact's resolve queries), and committed parts
+    never change (a rewrite gets a new name).
+    """
     config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
     if threads:
         config["threads"] = str(threads)
-    return duckdb.connect(":memory:", config=config)
+    con = duckdb.connect(":memory:", config=config)
+    con.execute("SET parquet_metadata_cache = true")
+    return con
 
 
 def create_views(

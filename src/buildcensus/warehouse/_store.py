@@ -17,7 +17,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from buildcensus.errors import WarehouseError
-from buildcensus.warehouse._schema import KEY_COLUMNS, LAYOUT
+from buildcensus.warehouse._schema import KEY_COLUMNS, LAYOUT, parquet_options
 
 MANIFEST_DIR = "_manifest"
 TMP_PREFIX = ".tmp-"
@@ -103,7 +103,11 @@ class Store:
         self.ensure_dir(rel.rpartition("/")[0])
         tmp = self._tmp_name(rel)
         pq.write_table(
-            table, self.path(tmp), filesystem=self.fs, compression="zstd", row_group_size=262144
+            table,
+            self.path(tmp),
+            filesystem=self.fs,
+            row_group_size=262144,
+            **parquet_options(table.schema),  # type: ignore[arg-type]
         )
         self._commit(tmp, rel)
 
