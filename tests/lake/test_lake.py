@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import subprocess
@@ -376,3 +377,55 @@ def test_put_if_absent_leaves_no_temp_files(tmp_path):
     s.put("a/b/d.json", b"4")
     assert sorted(os.listdir(tmp_path / "s" / "a" / "b")) == ["c.json", "d.json"]
     assert s.get("a/b/c.json") == b"1" and s.get("a/b/d.json") == b"4"
+
+
+def _both_ways(tmp_path, dicts):
+    """Store each record dict with `store` in one lake and `store_document` in another:
+    (outcomes, outcomes, tree, tree), an outcome being a StoreResult or the LakeError text."""
+    from buildcensus.record import parse_record_document
+
+    by_record = Lake(LocalStorage(tmp_path / "record", durable=False))
+    by_document = Lake(LocalStorage(tmp_path / "document", durable=False))
+    a, b = [], []
+    for d in dicts:
+        for lake, out, parse in (
+            (by_record, a, lambda d: parse_record(d)),
+            (by_document, b, lambda d: parse_record_document(d)),
+        ):
+            try:
+                store = lake.store if out is a else lake.store_document
+                out.append(store(parse(copy.deepcopy(d))))
+            except LakeError as exc:
+                out.append(str(exc))
+    return a, b, _tree(tmp_path / "record"), _tree(tmp_path / "document")
+
+
+def test_store_document_stores_exactly_what_store_does(tmp_path, record_dict):
+    """The ingest service's path (validated dicts) writes the same bytes as `store`, with
+    redaction, duplicates, re-stores and conflicts."""
+    from datetime import date
+
+    from buildcensus.simulate import SimulateOptions, simulate
+
+    sims = simulate(SimulateOptions(projects=40, days=4, seed=11, end=date(2026, 11, 30)))
+    dicts = [r.to_json_dict() for r in sims]
+    secret = copy.deepcopy(record_dict)
+    secret["config"]["user_raw"] = "export GH_TOKEN=ghp_" + "a" * 36
+    secret["python"] = "3.12 --token=abcdefghijklmnop"
+    secret["tools"] = {"pip": "https://user:pw@example.org/simple"}
+    secret["packages"]["conda"] = {
+        "user": [{"name": "NumPy", "channel": "https://t:s3cret@conda.example/c"}],
+        "all": [{"name": "NumPy", "channel": "https://t:s3cret@conda.example/c"}],
+    }
+    secret["packages"]["pip"]["user"][0]["url"] = "git+https://ghp_" + "b" * 36 + "@github.com/x"
+    later = copy.deepcopy(secret)
+    later["build"].update(id=43, start="2026-12-01T18:30:00+02:00", length=1)
+    other = copy.deepcopy(later)
+    other["python"] = "3.8"  # id 43 again, other content: a conflict
+    dicts += [record_dict, secret, secret, later, later, other, dicts[0], dicts[1]]
+    a, b, tree_a, tree_b = _both_ways(tmp_path, dicts)
+    assert a == b
+    assert tree_a == tree_b
+    statuses = {r.status if not isinstance(r, str) else "error" for r in a}
+    assert statuses == {"stored", "duplicate", "error"}
+    assert b"s3cret" not in b"".join(tree_b.values())

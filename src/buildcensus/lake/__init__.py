@@ -196,10 +196,23 @@ class Lake:
         What is stored is the same either way.
         """
         result = self._store(record, shared_parts)
+        self._sync()
+        return result
+
+    def store_document(self, doc: dict[str, Any]) -> StoreResult:
+        """`store` for a record already validated into JSON types: what
+        `parse_record_document` returns (the same as `record.to_json_dict()`), so nothing is
+        serialized again. Stores exactly what `store` stores for that record. `doc` is the
+        caller's no more: it is taken apart and changed.
+        """
+        result = self._store_document(doc)
+        self._sync()
+        return result
+
+    def _sync(self) -> None:
         sync = getattr(self.storage, "sync", None)
         if sync is not None:
             sync()
-        return result
 
     def _part(self, name: str, model: Any, shared: bool) -> _Part:
         """The redacted, dehydrated form of `record.config` or `record.packages` (writes the
@@ -212,7 +225,16 @@ class Lake:
                 and self._known_blobs.issuperset(hit[1].digests)
             ):
                 return hit[1]
-        value = model.model_dump(mode="json")
+        part = self._part_of(name, model.model_dump(mode="json"))
+        if shared:
+            ident = id(model)
+            shared_map = self._shared
+            ref = weakref.ref(model, lambda _r, i=ident, m=shared_map: m.pop(i, None))
+            shared_map[ident] = (ref, part)
+        return part
+
+    def _part_of(self, name: str, value: Any) -> _Part:
+        """`_part` of a part as JSON types (which may be changed), remembered by content."""
         ckey = hashlib.sha256(orjson.dumps(value)).digest() + name.encode()
         part = self._parts.get(ckey)
         if part is None or not self._known_blobs.issuperset(part.digests):
@@ -232,28 +254,37 @@ class Lake:
                 except (StopIteration, RuntimeError):
                     pass
             self._parts[ckey] = part
-        if shared:
-            ident = id(model)
-            shared_map = self._shared
-            ref = weakref.ref(model, lambda _r, i=ident, m=shared_map: m.pop(i, None))
-            shared_map[ident] = (ref, part)
         return part
 
+    def _check_not_forgotten(self, slug: str) -> None:
+        if self.storage.exists(forgotten_key(slug)):
+            raise LakeError(f"project {slug} opted out (forgotten): not stored")
+
     def _store(self, record: BuildRecord, shared_parts: bool = False) -> StoreResult:
-        if self.storage.exists(forgotten_key(record.project.slug)):
-            raise LakeError(f"project {record.project.slug} opted out (forgotten): not stored")
+        self._check_not_forgotten(record.project.slug)
         # The light part of the record, then the heavy parts (each serialized, redacted and
         # hashed once per content, not once per build).
         doc = record.model_dump(mode="json", exclude=set(_PART_NAMES))
+        parts = [self._part(name, getattr(record, name), shared_parts) for name in _PART_NAMES]
+        return self._write(doc, parts, record.build.start, record.build.id)
+
+    def _store_document(self, doc: dict[str, Any]) -> StoreResult:
+        self._check_not_forgotten(doc["project"]["slug"])
+        parts = [self._part_of(name, doc.pop(name)) for name in _PART_NAMES]
+        build = doc["build"]
+        return self._write(doc, parts, datetime.fromisoformat(build["start"]), build["id"])
+
+    def _write(
+        self, doc: dict[str, Any], parts: list[_Part], start: datetime, bid: int | str
+    ) -> StoreResult:
+        """Store the light part `doc` (redacted here) with the record's dehydrated parts."""
         redact_document(doc)
         heavy = 0
-        for name in _PART_NAMES:
-            part = self._part(name, getattr(record, name), shared_parts)
+        for name, part in zip(_PART_NAMES, parts, strict=True):
             doc[name] = part.refs
             heavy += part.redactions
         if heavy:
             doc["redactions"] = doc.get("redactions", 0) + heavy
-        start, bid = record.build.start, record.build.id
         key = build_key(start, bid)
         dkey = duplicate_key(start, bid)
         fp = _fingerprint_refs(doc)

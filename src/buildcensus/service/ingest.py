@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,9 +23,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from buildcensus.errors import LakeError, RecordError, UsageError
-from buildcensus.lake import Lake, LocalStorage
+from buildcensus.lake import Lake, LocalStorage, StoreResult
 from buildcensus.lake.keys import forgotten_key
-from buildcensus.record import MAX_DEPTH, BuildRecord, parse_record
+from buildcensus.record import MAX_DEPTH, BuildRecord, parse_record, parse_record_document
 from buildcensus.service.http_errors import ApiError
 from buildcensus.service.limits import (
     JSON_TYPES,
@@ -191,50 +191,78 @@ class Ingestor:
         """
         check_shape(value, self.limits, size)
         try:
-            # The limits walk bounded the depth already when its limit is the tighter one (it
-            # counts containers; parse_record's walk counts the scalars inside as a level too).
-            record = parse_record(value, check_depth=self.limits.max_depth >= MAX_DEPTH)
+            record = parse_record(value, check_depth=self._parse_checks_depth())
         except RecordError as exc:
             raise _record_error(exc) from None
-        if record.project.slug in self.optout:
+        self._check_opt_out(record.project.slug)
+        return record
+
+    def validate_document(self, value: Any, size: int | None = None) -> dict[str, Any]:
+        """`validate(value, size).to_json_dict()` (the same checks and errors), without
+        building the model: what `store_document` takes."""
+        check_shape(value, self.limits, size)
+        try:
+            doc = parse_record_document(value, check_depth=self._parse_checks_depth())
+        except RecordError as exc:
+            raise _record_error(exc) from None
+        self._check_opt_out(doc["project"]["slug"])
+        return doc
+
+    def _parse_checks_depth(self) -> bool:
+        # The limits walk bounded the depth already when its limit is the tighter one (it
+        # counts containers; parse_record's walk counts the scalars inside as a level too).
+        return self.limits.max_depth >= MAX_DEPTH
+
+    def _check_opt_out(self, slug: str) -> None:
+        if slug in self.optout:
             raise ApiError(
                 422,
                 "project_opted_out",
-                f"project {record.project.slug!r} opted out of build telemetry",
+                f"project {slug!r} opted out of build telemetry",
                 "project.slug",
             )
-        return record
 
     def store(self, record: BuildRecord) -> Outcome:
         """Store durably (blocking); 409 when the build id exists with other content, 422 when
         the project was forgotten (`buildcensus forget`)."""
+        return self._store(record.build.id, record.project.slug, self.lake.store, record)
+
+    def store_document(self, doc: dict[str, Any]) -> Outcome:
+        """`store` for what `validate_document` returned (which is used up)."""
+        return self._store(
+            doc["build"]["id"], doc["project"]["slug"], self.lake.store_document, doc
+        )
+
+    def _store(
+        self, build_id: int | str, slug: str, store: Callable[[Any], StoreResult], record: Any
+    ) -> Outcome:
         try:
-            with self._locks.hold(record.build.id):
-                result = self.lake.store(record)
+            with self._locks.hold(build_id):
+                result = store(record)
         except LakeError as exc:
-            if self.lake.storage.exists(forgotten_key(record.project.slug)):
+            if self.lake.storage.exists(forgotten_key(slug)):
                 raise ApiError(422, "project_opted_out", str(exc), "project.slug") from None
             raise ApiError(409, "conflict", str(exc), "build.id") from None
         status = 201 if result.status == "stored" else 200
-        return Outcome(result.status, status, result.key, result.duplicate_of, record.build.id)
+        return Outcome(result.status, status, result.key, result.duplicate_of, build_id)
 
     def _counted(self, outcome: Outcome) -> Outcome:
         self.metrics.record(outcome.status, outcome.error.code if outcome.error else None)
         return outcome
 
-    def _store_counted(self, record: BuildRecord) -> Outcome:
+    def _store_counted(self, doc: dict[str, Any]) -> Outcome:
         try:
-            return self._counted(self.store(record))
+            return self._counted(self.store_document(doc))
         except ApiError as exc:
             return self._counted(Outcome("rejected", exc.status, error=exc))
 
     def ingest(self, value: Any, size: int | None = None) -> Outcome:
         """Validate and store one parsed record (blocking); errors become a rejected Outcome."""
         try:
-            record = self.validate(value, size)
+            doc = self.validate_document(value, size)
         except ApiError as exc:
             return self._counted(Outcome("rejected", exc.status, error=exc))
-        return self._store_counted(record)
+        return self._store_counted(doc)
 
     def ingest_many(
         self, items: list[Any | ApiError], sizes: list[int] | None = None
@@ -248,25 +276,25 @@ class Ingestor:
         upper bound), as for `validate`.
         """
         outcomes: list[Outcome | None] = [None] * len(items)
-        first: list[tuple[int, BuildRecord]] = []
-        repeats: list[tuple[int, BuildRecord]] = []
+        first: list[tuple[int, dict[str, Any]]] = []
+        repeats: list[tuple[int, dict[str, Any]]] = []
         seen: set[str] = set()  # str: ids 5 and "5" name the same storage key
         for i, item in enumerate(items):
             try:
                 if isinstance(item, ApiError):
                     raise item
-                record = self.validate(item, sizes[i] if sizes is not None else None)
+                doc = self.validate_document(item, sizes[i] if sizes is not None else None)
             except ApiError as exc:
                 outcomes[i] = self._counted(Outcome("rejected", exc.status, error=exc))
                 continue
-            bid = str(record.build.id)
-            (repeats if bid in seen else first).append((i, record))
+            bid = str(doc["build"]["id"])
+            (repeats if bid in seen else first).append((i, doc))
             seen.add(bid)
-        stored = self._pool.map(self._store_counted, [r for _, r in first])
+        stored = self._pool.map(self._store_counted, [d for _, d in first])
         for (i, _), outcome in zip(first, stored, strict=True):
             outcomes[i] = outcome
-        for i, record in repeats:
-            outcomes[i] = self._store_counted(record)
+        for i, doc in repeats:
+            outcomes[i] = self._store_counted(doc)
         return [o for o in outcomes if o is not None]
 
     async def handle_one(self, request: Request) -> Outcome:
