@@ -222,6 +222,7 @@ def _dimension_rows(
         "config_keys": ck,
         "config_values": cv,
         "versions": [(e, v, sort_key(e, v), is_prerelease(e, v), is_valid(e, v)) for e, v in vs],
+        "projects": [(p,) for p in sorted({x["project"] for x in data["builds"]})],
     }
 
 

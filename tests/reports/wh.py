@@ -83,6 +83,7 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "config_values": [("config_id", S), ("key", S), ("value", S), ("user_set", B), ("source", S)],
     "doctool_sets": [("set_id", S), ("kind", S), ("name", S)],
     "tools_sets": [("set_id", S), ("name", S), ("version", S)],
+    "projects": [("project", S)],
     "versions": [
         ("ecosystem", S),
         ("version", S),
@@ -193,6 +194,9 @@ class Warehouse:
         """Write every table under `root` (builds hive-partitioned by year/month)."""
         root.mkdir(parents=True, exist_ok=True)
         self.rows["versions"] = self._versions()
+        self.rows["projects"] = [
+            {"project": p} for p in sorted({r["project"] for r in self.rows["builds"]})
+        ]
         for table, cols in SCHEMAS.items():
             rows = self.rows[table]
             if table == "builds":

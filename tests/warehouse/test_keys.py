@@ -44,17 +44,27 @@ def test_key_of_is_stable():
     )
 
 
+def _drop_projects(root, layout: int | None) -> None:
+    """Remove the `projects` table (layout 3) and stamp the manifests with `layout`."""
+    for f in (root / "projects").glob("*.parquet"):
+        f.unlink()
+    for m in (root / "_manifest").glob("*.json"):
+        run = json.loads(m.read_text())
+        run.get("added", {}).pop("projects", None)
+        run.pop("layout", None)
+        if layout is not None:
+            run["layout"] = layout
+        m.write_text(json.dumps(run))
+
+
 def _make_legacy(root) -> None:
     """Turn an imported warehouse into what buildcensus wrote before layout 2."""
+    _drop_projects(root, None)
     for f in root.rglob("*.parquet"):
         t = pq.read_table(f)
         keys = [k for pairs in KEY_COLUMNS.values() for k, _ in pairs]
         t = t.drop_columns([c for c in t.column_names if c in keys])
         pq.write_table(t, f)
-    for m in (root / "_manifest").glob("*.json"):
-        run = json.loads(m.read_text())
-        run.pop("layout", None)
-        m.write_text(json.dumps(run))
 
 
 def test_import_upgrades_a_warehouse_without_keys(tmp_path, lake):
@@ -79,3 +89,37 @@ def test_import_upgrades_a_warehouse_without_keys(tmp_path, lake):
         assert run_report("build-time", params, con)
     finally:
         con.close()
+
+
+def test_import_adds_the_projects_table_to_a_layout_2_warehouse(tmp_path, lake):
+    wh = open_warehouse(str(tmp_path / "wh"))
+    wh.import_lake(lake, batch_size=40)
+    before = snapshot(wh)
+    assert len(before["projects"]) == len({r[3] for r in before["builds"]}) > 1
+    _drop_projects(tmp_path / "wh", 2)
+    old = open_warehouse(str(tmp_path / "wh"))
+    with pytest.raises(WarehouseError, match="no projects table.*buildcensus import"):
+        old.connect()
+    parts = {t: old.state().files(t) for t in ("builds", "package_sets")}
+    summary = old.import_lake(lake)
+    assert summary.documents == 0
+    upgrade = [r for r in old.state().runs if r["kind"] == "upgrade"]
+    assert len(upgrade) == 1 and upgrade[0]["removed"] == []  # no part rewritten
+    assert list(upgrade[0]["added"]) == ["projects"]
+    assert {t: old.state().files(t) for t in parts} == parts
+    assert snapshot(old) == before
+    assert old.import_lake(lake).documents == 0  # nothing left to upgrade
+    assert sum(r["kind"] == "upgrade" for r in old.state().runs) == 1
+
+
+def test_projects_table_lists_each_project_once_across_runs(tmp_path, lake):
+    wh = open_warehouse(str(tmp_path / "wh"))
+    wh.import_lake(lake, batch_size=7)  # many runs, projects repeat across them
+    con = wh.connect()
+    try:
+        rows = con.execute("SELECT project, project_key FROM projects").fetchall()
+        builds = {r[0] for r in con.execute("SELECT DISTINCT project FROM builds").fetchall()}
+    finally:
+        con.close()
+    assert sorted(p for p, _ in rows) == sorted(builds)
+    assert all(k == key_of(p) for p, k in rows)

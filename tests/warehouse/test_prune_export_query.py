@@ -197,6 +197,10 @@ def test_forget_project_rows_and_tombstones(lake, wh):
     assert con.execute("SELECT count(*) FROM builds WHERE project = ?", [project]).fetchall() == [
         (0,)
     ]
+    # Its slug is gone from `projects` too; the others stay.
+    names = {r[0] for r in con.execute("SELECT project FROM projects").fetchall()}
+    assert project not in names
+    assert names == {r[0] for r in con.execute("SELECT DISTINCT project FROM builds").fetchall()}
     # Monthly counts were recounted without the project.
     direct = con.execute(
         "SELECT count(*) FROM build_packages WHERE ecosystem = 'apt' AND scope = 'all'"

@@ -53,12 +53,14 @@ class Warehouse:
         return load_state(self.store, keys)
 
     def check_layout(self, state: State | None = None) -> None:
-        """WarehouseError when parts predate the key columns (`buildcensus import` upgrades)."""
+        """WarehouseError when parts predate the key columns or the `projects` table
+        (`buildcensus import` upgrades)."""
         st = state or self.state(keys=False)
-        if st.legacy_parts():
+        if st.legacy_parts() or st.unnamed_parts():
+            missing = "no key columns" if st.legacy_parts() else "no projects table"
             raise WarehouseError(
-                f"the warehouse at {self.url} was written by an earlier buildcensus (no key "
-                "columns); run `buildcensus import` once to upgrade it"
+                f"the warehouse at {self.url} was written by an earlier buildcensus ({missing}); "
+                "run `buildcensus import` once to upgrade it"
             )
 
     def files(self, state: State | None = None) -> dict[str, list[str]]:

@@ -193,7 +193,7 @@ class _Batch:
     def __init__(self) -> None:
         self.builds: dict[tuple[int, int], list[tuple[Any, ...]]] = {}
         self.tables: dict[str, _Columns] = {
-            t: _Columns(t) for t in (*_SET_TABLES, "tools_sets", "versions")
+            t: _Columns(t) for t in (*_SET_TABLES, "tools_sets", "versions", "projects")
         }
         self.keys: list[str] = []
         self.quarantined: list[QuarantineEntry] = []
@@ -209,8 +209,7 @@ class Importer:
         self.store = store
         self.lake = lake
         self.state = state
-        self.known: dict[str, set[str]] = {t: set() for t in ("package", "config", "doctool")}
-        self.known["tools"] = set()
+        self.known: dict[str, set[str]] = {}
         self.known_versions: set[tuple[str, str]] = set()
         self.forgotten = forgotten_projects(lake)
         storage = lake.storage
@@ -228,12 +227,10 @@ class Importer:
             "configs": "config",
             "doctool_sets": "doctool",
             "tools_sets": "tools",
+            "projects": "project",
         }
         for table, kind in kinds.items():
-            col = SET_ID_COLUMN[table]
-            for rel in self.state.parts.get(table, []):
-                ids = self.store.read_table(rel, [col]).column(col).unique().to_pylist()
-                self.known[kind].update(ids)
+            self.known[kind] = _known_ids(self.store, self.state, table)
         for rel in self.state.parts.get("versions", []):
             t = self.store.read_table(rel, ["ecosystem", "version"])
             self.known_versions.update(
@@ -564,6 +561,10 @@ class Importer:
             return
         row = (str(bid), key, original, start, start.date(), length, *shared)
         batch.builds.setdefault((start.year, start.month), []).append(row)
+        project = shared[0]
+        if project not in self.known["project"]:
+            self.known["project"].add(project)
+            batch.tables["projects"].add(project)
         batch.keys.append(key)
         if original is None:
             batch.n_builds += 1
@@ -704,13 +705,15 @@ def import_lake(
 
 
 def upgrade_layout(store: Store, state: State) -> dict[str, Any] | None:
-    """Give parts written before layout 2 their key columns (one committed run, crash-safe).
+    """Bring parts of an earlier layout up to this one (one committed run, crash-safe).
 
-    Warehouses imported by an earlier buildcensus have no BIGINT key columns; each such part
-    is rewritten with them under a new name, and the run's manifest swaps old for new.
+    Parts written before layout 2 have no BIGINT key columns: each is rewritten with them
+    under a new name, and the run's manifest swaps old for new. Builds parts written before
+    layout 3 may name projects the `projects` table lacks: their slugs are added in one part.
     """
     legacy = state.legacy_parts()
-    if not legacy:
+    unnamed = state.unnamed_parts()
+    if not legacy and not unnamed:
         return None
     run_id = new_run_id()
     added: dict[str, list[str]] = {}
@@ -721,11 +724,31 @@ def upgrade_layout(store: Store, state: State) -> dict[str, Any] | None:
         new_rel = f"{head}/part-{run_id}-{len(added.get(table, []))}.parquet"
         store.write_table(new_rel, add_keys(table, data))
         added.setdefault(table, []).append(new_rel)
+    known = _known_ids(store, state, "projects")
+    slugs: set[str] = set()
+    for rel in unnamed:
+        slugs.update(store.read_table(rel, ["project"]).column(0).unique().to_pylist())
+    slugs -= known
+    slugs.discard(None)  # type: ignore[arg-type]
+    if slugs:
+        rel = f"projects/part-{run_id}.parquet"
+        table = pa.table({"project": sorted(slugs)}, schema=BASE_SCHEMAS["projects"])
+        store.write_table(rel, add_keys("projects", table))
+        added["projects"] = [rel]
     now = datetime.now(UTC).isoformat()
     run = {"run_id": run_id, "kind": "upgrade", "started": now, "finished": now, "keys": [],
-           "added": added, "removed": legacy}  # fmt: skip
+           "added": added, "removed": legacy, "named": unnamed}  # fmt: skip
     commit_replacing(store, state, run)
     return run
+
+
+def _known_ids(store: Store, state: State, table: str) -> set[str]:
+    """The distinct ids (`SET_ID_COLUMN`) of a set table's committed rows."""
+    col = SET_ID_COLUMN[table]
+    ids: set[str] = set()
+    for rel in state.parts.get(table, []):
+        ids.update(store.read_table(rel, [col]).column(col).unique().to_pylist())
+    return ids
 
 
 def month_of(d: date) -> tuple[int, int]:

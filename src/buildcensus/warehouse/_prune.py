@@ -190,6 +190,7 @@ def _drop_unused_sets(
             "package_sets": " UNION ".join(f"SELECT {c} FROM builds" for c in BUILD_SET_COLUMNS),
             "doctool_sets": "SELECT doctool_set FROM builds",
             "tools_sets": "SELECT tools_set FROM builds",
+            "projects": "SELECT project FROM builds",
         }
         for t in ("configs", "config_keys", "config_values"):
             refs[t] = "SELECT config_id FROM builds"

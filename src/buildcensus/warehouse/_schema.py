@@ -95,6 +95,9 @@ SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
     "doctool_sets": pa.schema([("set_id", _S), ("kind", _S), ("name", _S)]),
+    # Every project slug once (with its key): reports group by `project_key` and read the few
+    # names they print from here instead of `builds.project` for every build of a window.
+    "projects": pa.schema([("project", _S)]),
     "tools_sets": pa.schema([("set_id", _S), ("name", _S), ("version", _S)]),
     "versions": pa.schema(
         [
@@ -128,6 +131,7 @@ KEY_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     **{t: (("set_key", "set_id"),) for t in ("package_sets", "doctool_sets", "tools_sets")},
     **{t: (("config_key", "config_id"),) for t in ("configs", "config_keys", "config_values")},
+    "projects": (("project_key", "project"),),
 }
 
 
@@ -160,8 +164,12 @@ def parquet_options(schema: pa.Schema) -> dict[str, object]:
     }
 
 
-#: Warehouse layout written by this version. 2: BIGINT key columns (`_keys.KEY_COLUMNS`).
-LAYOUT = 2
+#: Warehouse layout written by this version. 2: BIGINT key columns (`_keys.KEY_COLUMNS`);
+#: 3: the `projects` table.
+LAYOUT = 3
+#: The first layout with key columns, and the first with the `projects` table.
+KEYS_LAYOUT = 2
+PROJECTS_LAYOUT = 3
 
 TABLES = tuple(SCHEMAS)
 
@@ -173,6 +181,7 @@ SET_ID_COLUMN = {
     "config_values": "config_id",
     "doctool_sets": "set_id",
     "tools_sets": "set_id",
+    "projects": "project",
 }
 
 _DUCK_TYPES = {

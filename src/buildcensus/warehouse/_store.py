@@ -17,7 +17,13 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from buildcensus.errors import WarehouseError
-from buildcensus.warehouse._schema import KEY_COLUMNS, LAYOUT, parquet_options
+from buildcensus.warehouse._schema import (
+    KEY_COLUMNS,
+    KEYS_LAYOUT,
+    LAYOUT,
+    PROJECTS_LAYOUT,
+    parquet_options,
+)
 
 MANIFEST_DIR = "_manifest"
 TMP_PREFIX = ".tmp-"
@@ -174,11 +180,18 @@ class State:
     pending: dict[tuple[int, int], list[str]] = field(default_factory=dict)
     # Parts of keyed tables written before layout 2 (no BIGINT key columns yet).
     legacy: dict[str, None] = field(default_factory=dict)
+    # Builds parts written before layout 3, whose projects may be missing from `projects`.
+    unnamed: dict[str, None] = field(default_factory=dict)
 
     def legacy_parts(self) -> list[str]:
         """Committed parts that still need their key columns (`upgrade_layout`)."""
         live = self.live()
         return [p for p in self.legacy if p in live]
+
+    def unnamed_parts(self) -> list[str]:
+        """Committed builds parts whose projects are not in `projects` yet (`upgrade_layout`)."""
+        live = self.live()
+        return [p for p in self.unnamed if p in live]
 
     def live(self) -> set[str]:
         """Every committed part."""
@@ -197,8 +210,12 @@ class State:
                 del parts[p]
         for table, parts in run.get("added", {}).items():
             self.parts.setdefault(table, {}).update(dict.fromkeys(parts))
-            if run.get("layout", 1) < LAYOUT and table in KEY_COLUMNS:
+            if run.get("layout", 1) < KEYS_LAYOUT and table in KEY_COLUMNS:
                 self.legacy.update(dict.fromkeys(parts))
+            if run.get("layout", 1) < PROJECTS_LAYOUT and table == "builds":
+                self.unnamed.update(dict.fromkeys(parts))
+        for rel in run.get("named", []):
+            self.unnamed.pop(rel, None)
         if keys:
             imported = run.get("keys", [])
             self.imported.update(imported)
