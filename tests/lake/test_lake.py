@@ -293,6 +293,65 @@ def test_group_commit_concurrent_stores(tmp_path, record_dict):
     assert lake.storage._group._done >= 1
 
 
+def test_group_commit_coroutine_writers_share_syncs(tmp_path, record_dict):
+    """Coroutines awaiting `sync_async` (the service's single posts) each return only after
+    a sync that started after their call, share syncs, and mix with threads that `sync`."""
+    import asyncio
+    import threading
+
+    from buildcensus.record import parse_record_document
+
+    lake = Lake(LocalStorage(tmp_path / "lake", group_commit=True))
+    group = lake.storage._group
+    covered: list[bool] = []
+
+    async def one(i: int) -> str:
+        d = {**record_dict, "build": {**record_dict["build"], "id": i}, "python": f"3.{i}"}
+        result = lake.store_document(parse_record_document(copy.deepcopy(d)), sync=False)
+        ticket = group._requested + 1  # the ticket sync_async takes (same thread, no await)
+        await lake.sync_async()
+        covered.append(group._done >= ticket)
+        return result.status
+
+    def threads() -> None:
+        for i in range(1000, 1010):
+            d = {**record_dict, "build": {**record_dict["build"], "id": i}, "python": f"3.{i}"}
+            assert lake.store(parse_record(d)).status == "stored"
+
+    async def main() -> list[str]:
+        return list(await asyncio.gather(*(one(i) for i in range(60))))
+
+    t = threading.Thread(target=threads)
+    t.start()
+    statuses = asyncio.run(main())
+    t.join()
+    assert statuses == ["stored"] * 60
+    assert covered == [True] * 60
+    assert len(list(lake.iter_keys())) == 70
+    assert group._done == group._requested
+    assert group._requested == 70  # one ticket per writer
+    assert group.syncs < 30  # the 60 coroutines shared syncs
+    assert not group._futures
+
+
+def test_group_commit_cancelled_waiter_leaves_the_others_alone(tmp_path):
+    import asyncio
+
+    storage = LocalStorage(tmp_path / "lake", group_commit=True)
+
+    async def main() -> None:
+        first = asyncio.ensure_future(storage.sync_async())
+        second = asyncio.ensure_future(storage.sync_async())
+        await asyncio.sleep(0)
+        first.cancel()
+        await second
+        await storage.sync_async()  # and the helper still answers later waiters
+
+    asyncio.run(main())
+    asyncio.run(main())  # another event loop, same storage
+    assert storage._group._done == storage._group._requested == 6
+
+
 def _tree(root):
     out = {}
     for dirpath, _dirs, files in os.walk(root):

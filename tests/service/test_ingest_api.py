@@ -13,6 +13,7 @@ import pytest
 from fastapi import APIRouter
 
 from buildcensus.lake import open_lake
+from buildcensus.record import parse_record
 from buildcensus.service import create_app
 from buildcensus.service.auth import TOKEN_COOKIE, create_token
 
@@ -432,3 +433,38 @@ async def test_concurrent_same_id_never_overwrites_an_acknowledged_record(
     assert codes == [201] + [409] * 11
     winner = variants[[r.status_code for r in responses].index(201)]
     assert open_lake(str(tmp_path / "lake")).load(KEY)["python"] == winner["python"]
+
+
+async def test_large_and_small_records_take_either_path_alike(tokens, record_dict, tmp_path):
+    """Small records are ingested on the event loop, large ones on a worker thread: the same
+    statuses, bodies, stored records and metrics."""
+    app = create_app(make_settings(tmp_path, tokens))  # default limits: large records fit
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        await _either_path(client, tokens, record_dict, tmp_path)
+
+
+async def _either_path(client, tokens, record_dict, tmp_path):
+    from buildcensus.service.ingest import INLINE_MAX_BYTES
+
+    big = json.loads(json.dumps(record_dict))
+    big["build"]["id"] = 43
+    big["packages"]["pip"]["all"] = [
+        {"name": f"package-{i}", "version": f"1.{i}"} for i in range(INLINE_MAX_BYTES // 30)
+    ]
+    assert len(json.dumps(big)) > INLINE_MAX_BYTES > len(json.dumps(record_dict))
+    for rec in (record_dict, big):
+        r1 = await post(client, rec, tokens.write)
+        r2 = await post(client, rec, tokens.write)
+        assert (r1.status_code, r2.status_code) == (201, 200)
+        assert r2.json()["key"] == r1.json()["key"]
+        assert r1.json()["build_id"] == rec["build"]["id"]
+        stored = open_lake(str(tmp_path / "lake")).load(r1.json()["key"])
+        assert stored == parse_record(rec).to_json_dict()
+        other = json.loads(json.dumps(rec))
+        other["python"] = "2.7"
+        assert_error(await post(client, other, tokens.write), 409, "conflict", "build.id")
+    text = (await client.get("/metrics")).text
+    assert "buildcensus_records_stored_total 2\n" in text
+    assert "buildcensus_records_duplicates_total 2\n" in text
+    assert 'buildcensus_records_rejected_total{code="conflict"} 2\n' in text

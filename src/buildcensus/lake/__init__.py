@@ -8,6 +8,7 @@ as small reference documents under `telemetry/duplicates/`, so build counts stay
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import weakref
 from collections.abc import Callable, Iterator
@@ -199,20 +200,38 @@ class Lake:
         self._sync()
         return result
 
-    def store_document(self, doc: dict[str, Any]) -> StoreResult:
+    def store_document(self, doc: dict[str, Any], *, sync: bool = True) -> StoreResult:
         """`store` for a record already validated into JSON types: what
         `parse_record_document` returns (the same as `record.to_json_dict()`), so nothing is
         serialized again. Stores exactly what `store` stores for that record. `doc` is the
         caller's no more: it is taken apart and changed.
+
+        `sync=False` returns before the write is durable: the caller must call `sync()` (or
+        await `sync_async()`) before it relies on it, e.g. acknowledges it.
         """
         result = self._store_document(doc)
-        self._sync()
+        if sync:
+            self._sync()
         return result
 
     def _sync(self) -> None:
         sync = getattr(self.storage, "sync", None)
         if sync is not None:
             sync()
+
+    def sync(self) -> None:
+        """Make every write this process made so far durable (a no-op where each write
+        already is)."""
+        self._sync()
+
+    async def sync_async(self) -> None:
+        """`sync` for a coroutine; waits without holding a thread where the storage can
+        (`LocalStorage` with group commit), else in a worker thread."""
+        wait = getattr(self.storage, "sync_async", None)
+        if wait is not None:
+            await wait()
+        elif getattr(self.storage, "sync", None) is not None:
+            await asyncio.to_thread(self._sync)
 
     def _part(self, name: str, model: Any, shared: bool) -> _Part:
         """The redacted, dehydrated form of `record.config` or `record.packages` (writes the

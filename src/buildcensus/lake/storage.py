@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import itertools
 import os
 import threading
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -50,9 +53,11 @@ class Storage(Protocol):
 class _GroupSync:
     """Group commit: many writers share one `syncfs` of the lake's file system.
 
-    A writer calls `wait()` after its (unsynced) writes; it returns once a sync that started
-    after the call has finished, so everything the writer wrote is on disk. Concurrent writers
-    ride on the same sync, which turns N fsync pairs into one call under load.
+    A writer calls `wait()` (a thread) or awaits `wait_async()` (a coroutine, e.g. a request
+    handler) after its (unsynced) writes; it returns once a sync that started after the call
+    has finished, so everything the writer wrote is on disk. Concurrent writers ride on the
+    same sync, which turns N fsync pairs into one call under load. The syncs of coroutine
+    writers run on one helper thread, so no writer needs a thread of its own to wait.
     """
 
     def __init__(self, root: Path) -> None:
@@ -62,6 +67,11 @@ class _GroupSync:
         self._requested = 0
         self._done = 0
         self._syncing = False
+        self.syncs = 0  # syncs made (each covers every writer that asked before it started)
+        # Coroutine writers: (ticket, future) in ticket order; the helper thread's state.
+        self._futures: deque[tuple[int, asyncio.Future[None]]] = deque()
+        self._helper: ThreadPoolExecutor | None = None
+        self._helping = False
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             self._syncfs = libc.syncfs
@@ -72,6 +82,38 @@ class _GroupSync:
         if self._syncfs is None or self._syncfs(self._fd) != 0:  # pragma: no cover
             os.sync()
 
+    def _sync_round(self) -> BaseException | None:
+        """One sync covering every ticket taken so far (called with the lock held, released
+        while syncing); wakes the writers it covers. Returns what the sync raised, if any."""
+        self._syncing = True
+        target = self._requested
+        self._cond.release()
+        error: BaseException | None = None
+        try:
+            self._sync()
+        except BaseException as exc:  # pragma: no cover - syncfs reports errors by return code
+            error = exc
+        finally:
+            self._cond.acquire()
+            self._syncing = False
+            self.syncs += 1
+            self._done = max(self._done, target)
+            self._cond.notify_all()
+            self._wake_futures(error)
+        return error
+
+    def _wake_futures(self, error: BaseException | None) -> None:
+        """Complete the futures of the coroutine writers the last sync covered (lock held)."""
+        woken: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+        while self._futures and self._futures[0][0] <= self._done:
+            fut = self._futures.popleft()[1]
+            woken.setdefault(fut.get_loop(), []).append(fut)
+        for loop, futures in woken.items():
+            try:
+                loop.call_soon_threadsafe(_complete, futures, error)
+            except RuntimeError:  # pragma: no cover - that loop is closed: nobody waits
+                pass
+
     def wait(self) -> None:
         with self._cond:
             self._requested += 1
@@ -80,16 +122,52 @@ class _GroupSync:
                 if self._syncing:
                     self._cond.wait()
                     continue
-                self._syncing = True
-                target = self._requested
-                self._cond.release()
-                try:
-                    self._sync()
-                finally:
-                    self._cond.acquire()
-                    self._syncing = False
-                    self._done = max(self._done, target)
-                    self._cond.notify_all()
+                error = self._sync_round()
+                if error is not None:  # pragma: no cover
+                    raise error
+
+    async def wait_async(self) -> None:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        with self._cond:
+            self._requested += 1
+            self._futures.append((self._requested, fut))
+            start = not self._helping
+            self._helping = True
+        if start:
+            # Start the helper once the callbacks ready now have run: the other requests the
+            # event loop is about to handle then share this sync instead of waiting for the
+            # next one (each sync costs CPU; this costs no wait: the loop is busy meanwhile).
+            loop.call_soon(self._start_helper)
+        await fut
+
+    def _start_helper(self) -> None:
+        with self._cond:
+            if self._helper is None:
+                self._helper = ThreadPoolExecutor(1, thread_name_prefix="group-sync")
+            helper = self._helper
+        helper.submit(self._help)
+
+    def _help(self) -> None:
+        """The helper thread: sync until no coroutine writer waits."""
+        with self._cond:
+            try:
+                while self._futures:
+                    if self._syncing:  # a thread's sync; it wakes the futures it covers
+                        self._cond.wait()
+                    else:
+                        self._sync_round()  # an error goes to the futures it covers
+            finally:
+                self._helping = False
+
+
+def _complete(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for fut in futures:
+        if not fut.done():  # a cancelled waiter's future is done already
+            if error is None:
+                fut.set_result(None)
+            else:  # pragma: no cover
+                fut.set_exception(error)
 
 
 class LocalStorage:
@@ -114,6 +192,11 @@ class LocalStorage:
         """Make every write made so far by this process durable (group commit)."""
         if self._group is not None:
             self._group.wait()
+
+    async def sync_async(self) -> None:
+        """`sync` for a coroutine: waits without holding a thread."""
+        if self._group is not None:
+            await self._group.wait_async()
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)

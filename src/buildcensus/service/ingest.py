@@ -1,8 +1,9 @@
 """From request bodies to durable lake writes: validation, opt-outs, storing, per-item results.
 
-Nothing is acknowledged before `Lake.store` has returned, and `LocalStorage` fsyncs each file
-and its directory before that, so a 2xx means the record survives a crash. Storing is
-idempotent by build id, so a client may always retry.
+Nothing is acknowledged before the write is durable: `LocalStorage` fsyncs each file and its
+directory, or (the service's lake, group commit) the lake's `sync` has returned after the
+write, so a 2xx means the record survives a crash. Storing is idempotent by build id, so a
+client may always retry.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import os
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from buildcensus.errors import LakeError, RecordError, UsageError
-from buildcensus.lake import Lake, LocalStorage, StoreResult
+from buildcensus.lake import Lake, LocalStorage
 from buildcensus.lake.keys import forgotten_key
 from buildcensus.record import MAX_DEPTH, BuildRecord, parse_record, parse_record_document
 from buildcensus.service.http_errors import ApiError
@@ -39,6 +40,10 @@ from buildcensus.service.metrics import Metrics
 from buildcensus.service.settings import Limits
 
 log = logging.getLogger("buildcensus.service")
+
+# Larger single records are validated and stored on a worker thread, so that one huge record
+# does not hold up every other request on the event loop (realistic records are 8-20 KB).
+INLINE_MAX_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -182,6 +187,9 @@ class Ingestor:
         self.metrics = metrics
         self._pool = ThreadPoolExecutor(max_workers=store_threads, thread_name_prefix="store")
         self._locks = BuildIdLocks(lock_file)
+        # Single records are ingested on the event loop when storing cannot block it for long
+        # (a local directory, not a network store) and the record is not huge.
+        self._inline = isinstance(lake.storage, LocalStorage)
 
     def validate(self, value: Any, size: int | None = None) -> BuildRecord:
         """A valid record, or ApiError 422 naming the field path.
@@ -225,20 +233,25 @@ class Ingestor:
     def store(self, record: BuildRecord) -> Outcome:
         """Store durably (blocking); 409 when the build id exists with other content, 422 when
         the project was forgotten (`buildcensus forget`)."""
-        return self._store(record.build.id, record.project.slug, self.lake.store, record)
+        return self.store_document(record.to_json_dict())
 
     def store_document(self, doc: dict[str, Any]) -> Outcome:
         """`store` for what `validate_document` returned (which is used up)."""
-        return self._store(
-            doc["build"]["id"], doc["project"]["slug"], self.lake.store_document, doc
-        )
+        outcome = self._store_unsynced(doc)
+        self.lake.sync()
+        return outcome
 
-    def _store(
-        self, build_id: int | str, slug: str, store: Callable[[Any], StoreResult], record: Any
-    ) -> Outcome:
+    def _store_unsynced(self, doc: dict[str, Any]) -> Outcome:
+        """`store_document` up to the durable sync, which the caller owes before answering.
+
+        The build id's lock covers the check-then-write of `Lake.store_document`, not the
+        sync: a writer that finds this record (stored or duplicate) syncs after finding it.
+        """
+        build_id = doc["build"]["id"]
+        slug = doc["project"]["slug"]
         try:
             with self._locks.hold(build_id):
-                result = store(record)
+                result = self.lake.store_document(doc, sync=False)
         except LakeError as exc:
             if self.lake.storage.exists(forgotten_key(slug)):
                 raise ApiError(422, "project_opted_out", str(exc), "project.slug") from None
@@ -256,13 +269,20 @@ class Ingestor:
         except ApiError as exc:
             return self._counted(Outcome("rejected", exc.status, error=exc))
 
+    def _ingest_unsynced(self, value: Any, size: int | None) -> Outcome:
+        """Validate and store one parsed record, not yet durable; errors become a rejected
+        Outcome (not counted yet)."""
+        try:
+            return self._store_unsynced(self.validate_document(value, size))
+        except ApiError as exc:
+            return Outcome("rejected", exc.status, error=exc)
+
     def ingest(self, value: Any, size: int | None = None) -> Outcome:
         """Validate and store one parsed record (blocking); errors become a rejected Outcome."""
-        try:
-            doc = self.validate_document(value, size)
-        except ApiError as exc:
-            return self._counted(Outcome("rejected", exc.status, error=exc))
-        return self._store_counted(doc)
+        outcome = self._ingest_unsynced(value, size)
+        if outcome.error is None:
+            self.lake.sync()
+        return self._counted(outcome)
 
     def ingest_many(
         self, items: list[Any | ApiError], sizes: list[int] | None = None
@@ -306,7 +326,15 @@ class Ingestor:
         except ApiError as exc:
             self.metrics.record("rejected", exc.code)
             raise
-        outcome = await run_in_threadpool(self.ingest, value, len(body))
+        if self._inline and len(body) <= INLINE_MAX_BYTES:
+            # On the event loop: the CPU work costs the same on any thread, the trip to a
+            # worker thread and back does not. The durable sync is awaited, not waited for.
+            outcome = self._ingest_unsynced(value, len(body))
+            if outcome.error is None:
+                await self.lake.sync_async()
+            self._counted(outcome)
+        else:
+            outcome = await run_in_threadpool(self.ingest, value, len(body))
         if outcome.error is not None:
             raise outcome.error
         return outcome
