@@ -33,6 +33,8 @@ from buildcensus.service.limits import (
     NDJSON_TYPES,
     check_shape,
     decode_json,
+    depth_within,
+    lengths_fit,
     media_type,
     read_body,
 )
@@ -44,6 +46,10 @@ log = logging.getLogger("buildcensus.service")
 # Larger single records are validated and stored on a worker thread, so that one huge record
 # does not hold up every other request on the event loop (realistic records are 8-20 KB).
 INLINE_MAX_BYTES = 256 * 1024
+
+# How deep the containers of a valid record nest outside `config.user` and `config.final`: the
+# record, `packages`, `pip`, `user`, one requirement, its `extras`.
+RECORD_SKELETON_DEPTH = 6
 
 
 @dataclass(frozen=True)
@@ -208,12 +214,45 @@ class Ingestor:
     def validate_document(self, value: Any, size: int | None = None) -> dict[str, Any]:
         """`validate(value, size).to_json_dict()` (the same checks and errors), without
         building the model: what `store_document` takes."""
-        check_shape(value, self.limits, size)
-        try:
-            doc = parse_record_document(value, check_depth=self._parse_checks_depth())
-        except RecordError as exc:
-            raise _record_error(exc) from None
+        doc = self._valid_within_limits(value, size)
+        if doc is None:  # the limits first, then the record's own rules
+            check_shape(value, self.limits, size)
+            try:
+                doc = parse_record_document(value, check_depth=self._parse_checks_depth())
+            except RecordError as exc:
+                raise _record_error(exc) from None
         self._check_opt_out(doc["project"]["slug"])
+        return doc
+
+    def _valid_within_limits(self, value: Any, size: int | None) -> dict[str, Any] | None:
+        """The validated document of a current-shape record that is within the limits, or
+        None when that cannot be shown cheaply (nothing is raised: the caller then checks
+        the limits and validates as always, so errors come out as always).
+
+        Validating first is cheaper than the limits walk over every package: of a valid
+        record, only `config.user` and `config.final` (any JSON) can nest deeper than
+        RECORD_SKELETON_DEPTH, and when `size` bytes cannot hold too long a string or list
+        (`lengths_fit`), only depth can break a limit.
+        """
+        limits = self.limits
+        if (
+            size is None
+            or type(value) is not dict
+            or "schema_version" not in value
+            or not lengths_fit(size, limits)
+            or limits.max_depth < RECORD_SKELETON_DEPTH
+            or self._parse_checks_depth()
+        ):
+            return None
+        try:
+            doc = parse_record_document(value, check_depth=False)
+        except Exception:  # noqa: BLE001 - the usual order of checks raises it again
+            return None
+        config = value.get("config") or {}  # valid: absent or an object
+        for key in ("user", "final"):  # at depth 3 (the record and `config` are 1 and 2)
+            part = config.get(key)
+            if part is not None and not depth_within(part, limits.max_depth - 2):
+                return None
         return doc
 
     def _parse_checks_depth(self) -> bool:

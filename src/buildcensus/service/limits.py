@@ -109,8 +109,8 @@ def check_shape(value: Any, limits: Limits, size: int | None = None) -> None:
     2n + 1 bytes, so when the text is short enough only the depth can be exceeded and a
     cheaper walk over the containers suffices.
     """
-    if size is not None and _lengths_fit(size, limits):
-        if _depth_within(value, limits.max_depth):
+    if size is not None and lengths_fit(size, limits):
+        if depth_within(value, limits.max_depth):
             return
     elif _within(value, limits):
         return
@@ -118,12 +118,12 @@ def check_shape(value: Any, limits: Limits, size: int | None = None) -> None:
     raise ApiError(422, code, message, where)
 
 
-def _lengths_fit(size: int, limits: Limits) -> bool:
+def lengths_fit(size: int, limits: Limits) -> bool:
     """True when no string or list in `size` bytes of JSON can exceed the length limits."""
     return size <= limits.max_string_length and size < 2 * limits.max_list_length + 3
 
 
-def _depth_within(value: Any, max_depth: int) -> bool:
+def depth_within(value: Any, max_depth: int) -> bool:
     """True when `value` nests at most `max_depth` containers deep (breadth first, no paths)."""
     level = [value]
     depth = 1
