@@ -117,9 +117,15 @@ def test_build_time_rounds_ties_alike(spark_wh):
         "success BOOLEAN, year INT, month INT"
     )
     spark_wh.createDataFrame(rows, ddl).createOrReplaceTempView("builds")
+    projects = sorted({(r[0], r[1]) for r in rows})
+    spark_wh.createDataFrame(
+        projects, "project STRING, project_key BIGINT"
+    ).createOrReplaceTempView("projects")
     con = duckdb.connect()
     con.execute(f"CREATE TABLE builds ({ddl.replace('STRING', 'VARCHAR').replace('_NTZ', '')})")
     con.executemany("INSERT INTO builds VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    con.execute("CREATE TABLE projects (project VARCHAR, project_key BIGINT)")
+    con.executemany("INSERT INTO projects VALUES (?, ?)", projects)
     params = make_params(**WINDOW, limit=0)
     expected = run_report("build-time", params, con)
     by_project: dict[str, list[int]] = {}
