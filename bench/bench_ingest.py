@@ -262,6 +262,23 @@ def breakdown(templates: list[bytes], tmp: Path, n: int = 150) -> list[tuple[str
             lake.store(r)
         label = "Lake.store, fsync on (one writer)" if durable else "Lake.store, no fsync"
         out.append((label, (time.perf_counter() - t) / n * 1000))
+    # What the service runs instead: the limits and validation into the record's JSON
+    # document (no models), then storing that document (redaction included).
+    from buildcensus.service.ingest import Ingestor, OptOutList
+    from buildcensus.service.metrics import Metrics
+
+    lake = Lake(LocalStorage(tmp / "breakdown-document", durable=False))
+    ingestor = Ingestor(lake, Limits(), OptOutList(None), Metrics())
+    values = [json_loads(b) for b in bodies]
+    t = time.perf_counter()
+    docs = [ingestor.validate_document(v, len(b)) for v, b in zip(values, bodies, strict=True)]
+    label = "service: limits + validation (Ingestor.validate_document)"
+    out.append((label, (time.perf_counter() - t) / n * 1000))
+    t = time.perf_counter()
+    for d in docs:
+        lake.store_document(d)
+    label = "service: Lake.store_document, no fsync (redaction included)"
+    out.append((label, (time.perf_counter() - t) / n * 1000))
     return out
 
 
