@@ -468,3 +468,21 @@ async def _either_path(client, tokens, record_dict, tmp_path):
     assert "buildcensus_records_stored_total 2\n" in text
     assert "buildcensus_records_duplicates_total 2\n" in text
     assert 'buildcensus_records_rejected_total{code="conflict"} 2\n' in text
+
+
+async def test_openapi_security_scheme(client):
+    """Every route but health and metrics asks for the one bearer scheme."""
+    schema = (await client.get("/openapi.json")).json()
+    assert schema["components"]["securitySchemes"] == {
+        "HTTPBearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A token from `buildcensus token create`.",
+        }
+    }
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            if path in ("/api/v1/health", "/metrics"):
+                assert "security" not in operation
+            else:
+                assert operation["security"] == [{"HTTPBearer": []}], (method, path)

@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Request
+from fastapi.security import HTTPBearer
 
 from buildcensus.errors import UsageError
 from buildcensus.service.http_errors import ApiError
@@ -155,19 +155,24 @@ class TokenStore:
         return found
 
 
-_bearer = HTTPBearer(auto_error=False, description="A token from `buildcensus token create`.")
+_BEARER_DESCRIPTION = "A token from `buildcensus token create`."
 
 
-def require_scope(scope: str) -> Callable[..., Awaitable[frozenset[str]]]:
-    """A FastAPI dependency: 401 without a valid token, 403 when it lacks `scope`."""
-    if scope not in SCOPES:
-        raise ValueError(f"unknown scope {scope!r}")
+class _ScopeBearer(HTTPBearer):
+    """The bearer-token security scheme (in OpenAPI exactly FastAPI's `HTTPBearer`) that also
+    checks the token and its scope: one dependency per request, not one inside another."""
 
-    async def dependency(
-        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
-    ) -> frozenset[str]:
+    def __init__(self, scope: str) -> None:
+        super().__init__(
+            auto_error=False, description=_BEARER_DESCRIPTION, scheme_name="HTTPBearer"
+        )
+        self.scope = scope
+        self.__name__ = f"require_{scope}_scope"
+
+    async def __call__(self, request: Request) -> frozenset[str]:  # type: ignore[override]
+        credentials = await super().__call__(request)
         token = credentials.credentials if credentials else None
-        if token is None and scope == "read":
+        if token is None and self.scope == "read":
             token = request.cookies.get(TOKEN_COOKIE)
         if not token:
             raise ApiError(
@@ -181,10 +186,16 @@ def require_scope(scope: str) -> Callable[..., Awaitable[frozenset[str]]]:
             raise ApiError(
                 401, "unauthorized", "invalid token", headers={"WWW-Authenticate": "Bearer"}
             )
-        if scope not in scopes:
+        if self.scope not in scopes:
             have = ", ".join(sorted(scopes)) or "none"
-            raise ApiError(403, "forbidden", f"this token's scope is {have}; {scope} is needed")
+            raise ApiError(
+                403, "forbidden", f"this token's scope is {have}; {self.scope} is needed"
+            )
         return scopes
 
-    dependency.__name__ = f"require_{scope}_scope"
-    return dependency
+
+def require_scope(scope: str) -> Callable[..., Awaitable[frozenset[str]]]:
+    """A FastAPI dependency: 401 without a valid token, 403 when it lacks `scope`."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+    return _ScopeBearer(scope)
