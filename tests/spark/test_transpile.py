@@ -110,10 +110,10 @@ def test_impact_in_lists_are_literals():
         def execute(self, sql, params):
             return self
 
-        description = [("version",)]
+        description = [("i",), ("version",)]
 
         def fetchall(self):
-            return [("1.8.5",), ("7.0.0",), ("7.4.7",)]
+            return [(0, "1.8.5"), (0, "7.0.0"), (0, "7.4.7")]
 
     params = make_params(since="2026-11-01", until="2026-12-01", where=["pip:sphinx>=7"])
     sql = to_spark_sql(*build_sql("impact", resolve_impact(params, Versions())))

@@ -417,31 +417,47 @@ def impact_conditions(p: ReportParams) -> list[Condition]:
     return [parse_where(w) for w in p.where]
 
 
-def resolve_sql(cond: Condition, p: ReportParams) -> Sql | None:
-    """Query listing the distinct versions a condition's specifier is checked against."""
+def resolve_sql(cond: Condition, p: ReportParams, prefix: str = "r") -> Sql | None:
+    """Query listing the distinct versions (column `version`) a condition's specifier is
+    checked against; its parameters are named `<prefix>_...` (see `resolve_all_sql`)."""
     if not cond.needs_versions:
         return None
     if cond.kind == "package":
         return (
-            "SELECT DISTINCT version FROM package_sets WHERE ecosystem = $ecosystem "
-            "AND normalized = $name AND version IS NOT NULL ORDER BY version",
-            {"ecosystem": cond.ecosystem, "name": cond.name},
+            f"SELECT DISTINCT version FROM package_sets WHERE ecosystem = ${prefix}_e "
+            f"AND normalized = ${prefix}_n AND version IS NOT NULL",
+            {f"{prefix}_e": cond.ecosystem, f"{prefix}_n": cond.name},
         )
     if cond.kind == "python":
         # Every `builds.python` value is in `versions` (a small table): some may have no build
         # in the window, which only lengthens the IN list, not the answer.
         return (
             "SELECT DISTINCT version FROM versions WHERE ecosystem = 'python' "
-            "AND version IS NOT NULL ORDER BY version",
+            "AND version IS NOT NULL",
             {},
         )
     if cond.kind == "tool":
         return (
-            "SELECT DISTINCT version FROM tools_sets WHERE name = $name "
-            "AND version IS NOT NULL ORDER BY version",
-            {"name": cond.name},
+            f"SELECT DISTINCT version FROM tools_sets WHERE name = ${prefix}_n "
+            "AND version IS NOT NULL",
+            {f"{prefix}_n": cond.name},
         )
     return None
+
+
+def resolve_all_sql(conds: list[Condition], p: ReportParams) -> Sql | None:
+    """One query for every condition's `resolve_sql` (one round trip, one plan): rows
+    (`i`, `version`) with `i` the condition's index, ordered; None when none needs one."""
+    parts: list[str] = []
+    params: dict[str, Any] = {}
+    for i, cond in enumerate(conds):
+        q = resolve_sql(cond, p, f"r{i}")
+        if q is not None:
+            parts.append(f"SELECT {i} AS i, version FROM ({q[0]}) v{i}")
+            params.update(q[1])
+    if not parts:
+        return None
+    return " UNION ALL ".join(parts) + " ORDER BY i, version", params
 
 
 def _in_list(prefix: str, values: InList | None, params: dict[str, Any]) -> str:
@@ -549,26 +565,23 @@ def build_impact(p: ReportParams) -> Sql:
     cte_sql = "".join(f"{c},\n" for c in ctes)
     src = f"(SELECT {wcols} FROM builds WHERE {where}) w"
     hit = f"CASE WHEN {' AND '.join(preds)} THEN 1 ELSE 0 END AS hit"
-    # Group the builds by (project, whether they match); the state is in the groups holding
-    # the project's latest start, and only projects where one of those matched are re-read
-    # (their builds at that start) to pick the state build by the larger build id, and what
-    # it matched.
+    # Per project: matching builds, the latest start and the latest start of a matching build;
+    # only projects where a build at their latest start matched are re-read (their builds at
+    # that start) to pick the state build by the larger build id, and what it matched.
     # Projects are grouped by their integer key; names come from `projects`, for the
     # affected projects only.
-    sql = f"""WITH {cte_sql}ps AS (SELECT project_key, hit, COUNT(*) AS n, MAX(start) AS ls
+    sql = f"""WITH {cte_sql}ps AS (SELECT project_key, SUM(hit) AS n, MAX(start) AS pm,
+        MAX(CASE WHEN hit = 1 THEN start END) AS hm
       FROM (SELECT w.project_key AS project_key, w.start AS start, {hit}
         FROM {src} {" ".join(joins)}) x
-      GROUP BY project_key, hit),
-pm AS (SELECT project_key, MAX(ls) AS pm FROM ps GROUP BY project_key),
-need AS (SELECT ps.project_key AS project_key, MIN(pm.pm) AS pm FROM ps
-      JOIN pm ON pm.project_key = ps.project_key AND pm.pm = ps.ls
-      GROUP BY ps.project_key HAVING MAX(ps.hit) = 1),
+      GROUP BY project_key),
+need AS (SELECT project_key, pm FROM ps WHERE hm = pm),
 r AS (SELECT w.project_key AS project_key, w.build_id AS build_id, {", ".join(matched)}, {hit},
         ROW_NUMBER() OVER (PARTITION BY w.project_key
           ORDER BY LENGTH(w.build_id) DESC, w.build_id DESC) AS rn
       FROM {src} JOIN need t ON t.project_key = w.project_key AND t.pm = w.start
       {" ".join(joins)}),
-tot AS (SELECT COALESCE(SUM(n), 0) AS builds FROM ps WHERE hit = 1),
+tot AS (SELECT COALESCE(SUM(n), 0) AS builds FROM ps),
 {project_names("SELECT project_key FROM r WHERE rn = 1 AND hit = 1")},
 aff AS (SELECT nm.project AS project, r.build_id AS last_build, {ms}
       FROM r LEFT JOIN nm ON nm.project_key = r.project_key WHERE r.rn = 1 AND r.hit = 1),

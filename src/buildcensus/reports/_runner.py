@@ -69,13 +69,17 @@ def resolve_impact(params: ReportParams, conn: Any) -> ReportParams:
     """Resolve each `--where` specifier to the IN list of warehouse versions that satisfy it."""
     from buildcensus.versions import matches
 
+    conds = b.impact_conditions(params)
+    q = b.resolve_all_sql(conds, params)
+    found: dict[int, list[str]] = {}
+    for r in _fetch(conn, *q) if q is not None else []:
+        found.setdefault(r["i"], []).append(r["version"])
     resolved: list[InList | None] = []
-    for cond in b.impact_conditions(params):
-        q = b.resolve_sql(cond, params)
-        if q is None:
+    for i, cond in enumerate(conds):
+        if b.resolve_sql(cond, params) is None:
             resolved.append(None)
             continue
-        candidates = [next(iter(r.values())) for r in _fetch(conn, *q)]
+        candidates = found.get(i, [])
         try:
             hits = tuple(v for v in candidates if matches(rules(cond), v, cond.spec))
         except ValueError as exc:
