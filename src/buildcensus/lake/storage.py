@@ -187,6 +187,7 @@ class LocalStorage:
         self.durable = durable and not group_commit
         self._dirs: set[str] = set()
         self._group = _GroupSync(self.root) if group_commit else None
+        self.group_commit = group_commit
 
     def sync(self) -> None:
         """Make every write made so far by this process durable (group commit)."""
