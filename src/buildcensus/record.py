@@ -103,7 +103,10 @@ class Build(_Model):
     def _utc(cls, v: datetime) -> datetime:
         if v.tzinfo is None:
             return v.replace(tzinfo=UTC)
-        return v.astimezone(UTC)
+        try:
+            return v.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: before year 1 in UTC
+            raise ValueError("time out of range once converted to UTC") from None
 
 
 class ConfigPart(_Model):

@@ -239,6 +239,14 @@ async def test_invalid_record_names_field(client, tokens, record_dict):
     assert_error(await post(client, [record_dict], tokens.write), 422, "invalid_record")
 
 
+async def test_time_out_of_range_in_utc_is_422(client, tokens, record_dict):
+    # A valid ISO time that falls before year 1 once converted to UTC (was a 500).
+    record_dict["build"]["start"] = "0001-01-01T00:00:00+01:00"
+    r = await post(client, record_dict, tokens.write)
+    assert_error(r, 422, "invalid_record", "build.start")
+    assert "out of range" in r.json()["error"]["message"]
+
+
 async def test_opted_out_project_422(tmp_path, tokens, record_dict):
     optout = tmp_path / "optout.txt"
     optout.write_text("# projects that asked to be left out\nsecret-project\n")
