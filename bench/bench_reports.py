@@ -4,7 +4,8 @@ PostgreSQL 15 table with a JSONB column per build, the way the original platform
 Same data, same run, same questions; the answers are checked to agree before timing.
 Starts a throwaway PostgreSQL cluster from Debian's package (needs root) and removes it after.
 
-    python bench/bench_reports.py [--builds 1000000] [--repeat 3] [--only NAME ...]
+    python bench/bench_reports.py [--builds 1000000] [--repeat 3] [--repeat-warehouse 7]
+                                  [--only NAME ...]
         [--no-pg] [--warehouse /tmp/DIR]   # profiling: warehouse side only, kept and reused
 """
 
@@ -406,7 +407,13 @@ def timed(fn, repeat: int) -> tuple[float, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--builds", type=int, default=1_000_000)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=3, help="runs per PostgreSQL query (median)")
+    ap.add_argument(
+        "--repeat-warehouse",
+        type=int,
+        default=7,
+        help="runs per warehouse report (median; they are cheap, so more runs steady the median)",
+    )
     ap.add_argument("--only", nargs="*", help="report names to run (default: all)")
     ap.add_argument("--no-pg", action="store_true", help="warehouse side only (profiling)")
     ap.add_argument(
@@ -452,7 +459,9 @@ def main() -> None:
         try:
             for name in names:
                 params = make_params(**window, **REPORT_ARGS[name])
-                dt, ours = timed(lambda n=name, p=params: run_report(n, p, con), args.repeat)
+                dt, ours = timed(
+                    lambda n=name, p=params: run_report(n, p, con), args.repeat_warehouse
+                )
                 rows = len(ours["affected"]) if isinstance(ours, dict) else len(ours)
                 if conn is None:
                     print(f"{name:<12} {dt * 1000:>8.0f}ms {'-':>10} {'-':>8}  {rows}")
