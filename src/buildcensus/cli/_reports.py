@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from enum import Enum, StrEnum
 from typing import Annotated, Any
 
@@ -85,6 +87,48 @@ Limit = Annotated[
 ]
 
 
+#: The options every report takes after its own: window, output, warehouse and engine.
+COMMON_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("since", Since, None),
+    ("until", Until, None),
+    ("last", Last, None),
+    ("now", Now, None),
+    ("include_failed", IncludeFailed, False),
+    ("warehouse", WarehouseOpt, DEFAULT_WAREHOUSE),
+    ("lake", LakeOpt, DEFAULT_LAKE),  # accepted so scripts can pass both (reports read no lake)
+    ("fmt", FormatOpt, Format.table),
+    ("engine", EngineOpt, Engine.duckdb),
+    ("spark_master", SparkMasterOpt, None),
+)
+
+
+def report_command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Declare `buildcensus report <name>` by a function whose signature is the report's own
+    options (and whose docstring is its help): the command takes those, then COMMON_OPTIONS,
+    and runs the named report with all of them. typer reads the command's `__signature__`.
+    """
+
+    def declare(fn: Callable[..., None]) -> Callable[..., None]:
+        own = inspect.signature(fn, eval_str=True)
+        common = [
+            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
+            for n, a, d in COMMON_OPTIONS
+        ]
+
+        def command(**options: Any) -> None:
+            _run(name, **options)
+
+        command.__signature__ = own.replace(  # type: ignore[attr-defined]
+            parameters=[*own.parameters.values(), *common]
+        )
+        command.__name__ = fn.__name__
+        command.__doc__ = fn.__doc__
+        report_app.command(name)(command)
+        return command
+
+    return declare
+
+
 def register(app: typer.Typer) -> None:
     """Add the `report` group (other stages add their reports to `report_app`)."""
     app.add_typer(report_app, name="report")
@@ -124,47 +168,25 @@ def _run(
     _emit_rows(result, fmt, REPORTS[name].columns)
 
 
-@report_app.command("versions")
+@report_command("versions")
 def versions(
     ecosystem: EcoReq,
     package: Package,
     scope: ScopeOpt = Scope.all,
-    since: Since = None,
-    until: Until = None,
-    last: Last = None,
-    now: Now = None,
-    include_failed: IncludeFailed = False,
-    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
-    lake: LakeOpt = DEFAULT_LAKE,  # accepted so scripts can pass both (reports read no lake)
-    fmt: FormatOpt = Format.table,
-    engine: EngineOpt = Engine.duckdb,
-    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Installed versions of one package, newest first: projects and builds per version."""
-    _run("versions", **locals())
 
 
-@report_app.command("top")
+@report_command("top")
 def top(
     ecosystem: EcoReq,
     scope: ScopeOpt = Scope.all,
     limit: Limit = None,
-    since: Since = None,
-    until: Until = None,
-    last: Last = None,
-    now: Now = None,
-    include_failed: IncludeFailed = False,
-    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
-    lake: LakeOpt = DEFAULT_LAKE,  # accepted so scripts can pass both (reports read no lake)
-    fmt: FormatOpt = Format.table,
-    engine: EngineOpt = Engine.duckdb,
-    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Most used packages of an ecosystem (normalized names; default limit 50)."""
-    _run("top", **locals())
 
 
-@report_app.command("adoption")
+@report_command("adoption")
 def adoption(
     ecosystem: EcoReq,
     package: Package,
@@ -172,61 +194,28 @@ def adoption(
         Period.month
     ),
     scope: ScopeOpt = Scope.all,
-    since: Since = None,
-    until: Until = None,
-    last: Last = None,
-    now: Now = None,
-    include_failed: IncludeFailed = False,
-    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
-    lake: LakeOpt = DEFAULT_LAKE,  # accepted so scripts can pass both (reports read no lake)
-    fmt: FormatOpt = Format.table,
-    engine: EngineOpt = Engine.duckdb,
-    spark_master: SparkMasterOpt = None,
 ) -> None:
     """How fast releases are taken up: projects per version in each week or month."""
-    _run("adoption", **locals())
 
 
-@report_app.command("extensions")
+@report_command("extensions")
 def extensions(
     kind: Annotated[
         Kind, typer.Option("--kind", help="Sphinx extension, MkDocs plugin or markdown_extension.")
     ] = Kind.extension,
     limit: Limit = None,
-    since: Since = None,
-    until: Until = None,
-    last: Last = None,
-    now: Now = None,
-    include_failed: IncludeFailed = False,
-    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
-    lake: LakeOpt = DEFAULT_LAKE,  # accepted so scripts can pass both (reports read no lake)
-    fmt: FormatOpt = Format.table,
-    engine: EngineOpt = Engine.duckdb,
-    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Doctool extensions by projects."""
-    _run("extensions", **locals())
 
 
-@report_app.command("themes")
+@report_command("themes")
 def themes(
     limit: Limit = None,
-    since: Since = None,
-    until: Until = None,
-    last: Last = None,
-    now: Now = None,
-    include_failed: IncludeFailed = False,
-    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
-    lake: LakeOpt = DEFAULT_LAKE,  # accepted so scripts can pass both (reports read no lake)
-    fmt: FormatOpt = Format.table,
-    engine: EngineOpt = Engine.duckdb,
-    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Doctool themes by projects."""
-    _run("themes", **locals())
 
 
-@report_app.command("breakdown")
+@report_command("breakdown")
 def breakdown(
     by: Annotated[
         str,
@@ -237,40 +226,18 @@ def breakdown(
         ),
     ],
     limit: Limit = None,
-    since: Since = None,
-    until: Until = None,
-    last: Last = None,
-    now: Now = None,
-    include_failed: IncludeFailed = False,
-    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
-    lake: LakeOpt = DEFAULT_LAKE,  # accepted so scripts can pass both (reports read no lake)
-    fmt: FormatOpt = Format.table,
-    engine: EngineOpt = Engine.duckdb,
-    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Projects and builds per value of a build column, a build tool or a config key."""
-    _run("breakdown", **locals())
 
 
-@report_app.command("config-keys")
+@report_command("config-keys")
 def config_keys(
     limit: Limit = None,
-    since: Since = None,
-    until: Until = None,
-    last: Last = None,
-    now: Now = None,
-    include_failed: IncludeFailed = False,
-    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
-    lake: LakeOpt = DEFAULT_LAKE,  # accepted so scripts can pass both (reports read no lake)
-    fmt: FormatOpt = Format.table,
-    engine: EngineOpt = Engine.duckdb,
-    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Config keys users really set (dotted paths), by projects."""
-    _run("config-keys", **locals())
 
 
-@report_app.command("impact")
+@report_command("impact")
 def impact(
     where: Annotated[
         list[str],
@@ -283,34 +250,12 @@ def impact(
     ],
     scope: ScopeOpt = Scope.all,
     limit: Limit = None,
-    since: Since = None,
-    until: Until = None,
-    last: Last = None,
-    now: Now = None,
-    include_failed: IncludeFailed = False,
-    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
-    lake: LakeOpt = DEFAULT_LAKE,  # accepted so scripts can pass both (reports read no lake)
-    fmt: FormatOpt = Format.table,
-    engine: EngineOpt = Engine.duckdb,
-    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Who breaks if we drop something: projects whose latest build matches every --where."""
-    _run("impact", **locals())
 
 
-@report_app.command("build-time")
+@report_command("build-time")
 def build_time(
     limit: Limit = None,
-    since: Since = None,
-    until: Until = None,
-    last: Last = None,
-    now: Now = None,
-    include_failed: IncludeFailed = False,
-    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
-    lake: LakeOpt = DEFAULT_LAKE,  # accepted so scripts can pass both (reports read no lake)
-    fmt: FormatOpt = Format.table,
-    engine: EngineOpt = Engine.duckdb,
-    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Build length per project (seconds): p50, p95, max; slowest p95 first (default limit 50)."""
-    _run("build-time", **locals())
