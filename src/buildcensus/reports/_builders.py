@@ -120,10 +120,12 @@ def state_counts(
     else:
         tb = f"tb AS (SELECT {g_cols}, 1 AS rn FROM cc WHERE 1 = 0),"
     # cc: per key, the groups holding the latest start (n_latest); with 1, MIN(x) is that group's x
+    ps_keys = ", ".join(f"ps.{k}" for k in keys)
+    joined = f"""SELECT {", ".join(f"ps.{k} AS {k}" for k in keys)}, MIN(pm.pm) AS pm,
+        COUNT(*) AS n_latest, {", ".join(f"MIN(ps.{n}) AS {n}" for n in names)}
+      FROM ps JOIN pm ON {on} AND pm.pm = ps.ms"""
     pm_cc = f"""pm AS (SELECT {kcols}, MAX(ms) AS pm FROM ps GROUP BY {kcols}),
-cc AS (SELECT {", ".join(f"ps.{k} AS {k}" for k in keys)}, MIN(pm.pm) AS pm, COUNT(*) AS n_latest,
-        {", ".join(f"MIN(ps.{n}) AS {n}" for n in names)}
-      FROM ps JOIN pm ON {on} AND pm.pm = ps.ms GROUP BY {", ".join(f"ps.{k}" for k in keys)}),"""
+cc AS ({joined} GROUP BY {ps_keys}),"""
     if period:
         # Per period almost every key has one group, which is then its state: pm also counts
         # the groups (ng), and only keys with several are joined back (~15% faster there;
@@ -132,10 +134,7 @@ cc AS (SELECT {", ".join(f"ps.{k} AS {k}" for k in keys)}, MIN(pm.pm) AS pm, COU
         {", ".join(f"MIN({n}) AS {n}" for n in names)} FROM ps GROUP BY {kcols}),
 cc AS (SELECT {kcols}, pm, 1 AS n_latest, {plain} FROM pm WHERE ng = 1
       UNION ALL
-      SELECT {", ".join(f"ps.{k} AS {k}" for k in keys)}, MIN(pm.pm) AS pm, COUNT(*) AS n_latest,
-        {", ".join(f"MIN(ps.{n}) AS {n}" for n in names)}
-      FROM ps JOIN pm ON {on} AND pm.pm = ps.ms WHERE pm.ng > 1
-      GROUP BY {", ".join(f"ps.{k}" for k in keys)}),"""
+      {joined} WHERE pm.ng > 1 GROUP BY {ps_keys}),"""
     sql = f"""ps AS (SELECT {kcols}, {plain}, COUNT(*) AS n, MAX(start) AS ms FROM (
         SELECT project_key, start, {cols} FROM builds WHERE {where}) x
       GROUP BY {kcols}, {plain}),
@@ -417,7 +416,7 @@ def impact_conditions(p: ReportParams) -> list[Condition]:
     return [parse_where(w) for w in p.where]
 
 
-def resolve_sql(cond: Condition, p: ReportParams, prefix: str = "r") -> Sql | None:
+def resolve_sql(cond: Condition, prefix: str = "r") -> Sql | None:
     """Query listing the distinct versions (column `version`) a condition's specifier is
     checked against; its parameters are named `<prefix>_...` (see `resolve_all_sql`)."""
     if not cond.needs_versions:
@@ -445,13 +444,17 @@ def resolve_sql(cond: Condition, p: ReportParams, prefix: str = "r") -> Sql | No
     return None
 
 
-def resolve_all_sql(conds: list[Condition], p: ReportParams) -> Sql | None:
-    """One query for every condition's `resolve_sql` (one round trip, one plan): rows
-    (`i`, `version`) with `i` the condition's index, ordered; None when none needs one."""
+def resolve_queries(conds: list[Condition]) -> list[Sql | None]:
+    """`resolve_sql` of each condition (parameters named apart), None where none is needed."""
+    return [resolve_sql(cond, f"r{i}") for i, cond in enumerate(conds)]
+
+
+def resolve_all_sql(queries: list[Sql | None]) -> Sql | None:
+    """The `resolve_queries` as one query (one round trip, one plan): rows (`i`, `version`)
+    with `i` the condition's index, ordered; None when no condition needs one."""
     parts: list[str] = []
     params: dict[str, Any] = {}
-    for i, cond in enumerate(conds):
-        q = resolve_sql(cond, p, f"r{i}")
+    for i, q in enumerate(queries):
         if q is not None:
             parts.append(f"SELECT {i} AS i, version FROM ({q[0]}) v{i}")
             params.update(q[1])

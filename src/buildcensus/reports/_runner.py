@@ -70,13 +70,14 @@ def resolve_impact(params: ReportParams, conn: Any) -> ReportParams:
     from buildcensus.versions import matches
 
     conds = b.impact_conditions(params)
-    q = b.resolve_all_sql(conds, params)
+    queries = b.resolve_queries(conds)
+    q = b.resolve_all_sql(queries)
     found: dict[int, list[str]] = {}
     for r in _fetch(conn, *q) if q is not None else []:
         found.setdefault(r["i"], []).append(r["version"])
     resolved: list[InList | None] = []
-    for i, cond in enumerate(conds):
-        if b.resolve_sql(cond, params) is None:
+    for i, (cond, query) in enumerate(zip(conds, queries, strict=True)):
+        if query is None:
             resolved.append(None)
             continue
         candidates = found.get(i, [])
