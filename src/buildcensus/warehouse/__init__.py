@@ -56,8 +56,9 @@ class Warehouse:
         """WarehouseError when parts predate the key columns or the `projects` table
         (`buildcensus import` upgrades)."""
         st = state or self.state(keys=False)
-        if st.legacy_parts() or st.unnamed_parts():
-            missing = "no key columns" if st.legacy_parts() else "no projects table"
+        legacy = st.legacy_parts()
+        if legacy or st.unnamed_parts():
+            missing = "no key columns" if legacy else "no projects table"
             raise WarehouseError(
                 f"the warehouse at {self.url} was written by an earlier buildcensus ({missing}); "
                 "run `buildcensus import` once to upgrade it"

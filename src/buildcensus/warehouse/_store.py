@@ -185,13 +185,15 @@ class State:
 
     def legacy_parts(self) -> list[str]:
         """Committed parts that still need their key columns (`upgrade_layout`)."""
-        live = self.live()
-        return [p for p in self.legacy if p in live]
+        return self._committed(self.legacy)
 
     def unnamed_parts(self) -> list[str]:
         """Committed builds parts whose projects are not in `projects` yet (`upgrade_layout`)."""
+        return self._committed(self.unnamed)
+
+    def _committed(self, parts: dict[str, None]) -> list[str]:
         live = self.live()
-        return [p for p in self.unnamed if p in live]
+        return [p for p in parts if p in live]
 
     def live(self) -> set[str]:
         """Every committed part."""
