@@ -197,7 +197,7 @@ class Lake:
         What is stored is the same either way.
         """
         result = self._store(record, shared_parts)
-        self._sync()
+        self.sync()
         return result
 
     def store_document(self, doc: dict[str, Any], *, sync: bool = True) -> StoreResult:
@@ -211,18 +211,15 @@ class Lake:
         """
         result = self._store_document(doc)
         if sync:
-            self._sync()
+            self.sync()
         return result
-
-    def _sync(self) -> None:
-        sync = getattr(self.storage, "sync", None)
-        if sync is not None:
-            sync()
 
     def sync(self) -> None:
         """Make every write this process made so far durable (a no-op where each write
         already is)."""
-        self._sync()
+        sync = getattr(self.storage, "sync", None)
+        if sync is not None:
+            sync()
 
     async def sync_async(self) -> None:
         """`sync` for a coroutine; waits without holding a thread where the storage can
@@ -231,7 +228,7 @@ class Lake:
         if wait is not None:
             await wait()
         elif getattr(self.storage, "sync", None) is not None:
-            await asyncio.to_thread(self._sync)
+            await asyncio.to_thread(self.sync)
 
     def _part(self, name: str, model: Any, shared: bool) -> _Part:
         """The redacted, dehydrated form of `record.config` or `record.packages` (writes the

@@ -187,7 +187,11 @@ class LocalStorage:
         self.durable = durable and not group_commit
         self._dirs: set[str] = set()
         self._group = _GroupSync(self.root) if group_commit else None
-        self.group_commit = group_commit
+
+    @property
+    def group_commit(self) -> bool:
+        """True when writes are made durable by `sync()` (shared), not one by one."""
+        return self._group is not None
 
     def sync(self) -> None:
         """Make every write made so far by this process durable (group commit)."""

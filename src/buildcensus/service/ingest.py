@@ -272,13 +272,10 @@ class Ingestor:
                 "project.slug",
             )
 
-    def store(self, record: BuildRecord) -> Outcome:
-        """Store durably (blocking); 409 when the build id exists with other content, 422 when
-        the project was forgotten (`buildcensus forget`)."""
-        return self.store_document(record.to_json_dict())
-
     def store_document(self, doc: dict[str, Any]) -> Outcome:
-        """`store` for what `validate_document` returned (which is used up)."""
+        """Store what `validate_document` returned (which is used up) durably (blocking); 409
+        when the build id exists with other content, 422 when the project was forgotten
+        (`buildcensus forget`)."""
         outcome = self._store_unsynced(doc)
         self.lake.sync()
         return outcome
