@@ -181,20 +181,29 @@ class Packages(_Model):
     def _normalize(self) -> Packages:
         # Hundreds of entries per record: set the field directly (what BaseModel.__setattr__
         # does for a plain field, minus its per-call overhead); the normalizers are cached.
-        for items, fn in (
-            (self.pip.user, normalize_pip),
-            (self.pip.top_level, normalize_pip),
-            (self.pip.all, normalize_pip),
-            (self.apt.user, normalize_apt),
-            (self.apt.all, normalize_apt),
-        ):
-            for p in items:
+        for eco, scope, fn in _NORMALIZERS:
+            for p in getattr(getattr(self, eco), scope):
                 _fill_normalized(p, fn)
         for c in self.conda.user:
-            _fill_normalized(c, normalize_pip if c.pip else normalize_conda)
-        for c in self.conda.all:
-            _fill_normalized(c, normalize_conda)
+            _fill_normalized(c, _conda_user_normalizer(c.pip))
         return self
+
+
+# Which normalizer fills `normalized` in which package list (`conda.user`: by its `pip` flag,
+# `_conda_user_normalizer`); the model (`Packages._normalize`) and the document form
+# (`_normalize_document`) both follow it.
+_NORMALIZERS = (
+    ("pip", "user", normalize_pip),
+    ("pip", "top_level", normalize_pip),
+    ("pip", "all", normalize_pip),
+    ("apt", "user", normalize_apt),
+    ("apt", "all", normalize_apt),
+    ("conda", "all", normalize_conda),
+)
+
+
+def _conda_user_normalizer(pip: bool) -> Callable[[str], str]:
+    return normalize_pip if pip else normalize_conda
 
 
 def _fill_normalized(p: BaseModel, fn: Any) -> None:
@@ -338,23 +347,13 @@ def parse_record_document(data: Any, *, check_depth: bool = True) -> dict[str, A
 
 def _normalize_document(packages: dict[str, Any]) -> dict[str, Any]:
     """`Packages._normalize` for the document form."""
-    pip, conda, apt = packages["pip"], packages["conda"], packages["apt"]
-    for items, fn in (
-        (pip["user"], normalize_pip),
-        (pip["top_level"], normalize_pip),
-        (pip["all"], normalize_pip),
-        (apt["user"], normalize_apt),
-        (apt["all"], normalize_apt),
-    ):
-        for p in items:
+    for eco, scope, fn in _NORMALIZERS:
+        for p in packages[eco][scope]:
             if p["normalized"] is None:
                 p["normalized"] = fn(p["name"])
-    for c in conda["user"]:
+    for c in packages["conda"]["user"]:
         if c["normalized"] is None:
-            c["normalized"] = (normalize_pip if c["pip"] else normalize_conda)(c["name"])
-    for c in conda["all"]:
-        if c["normalized"] is None:
-            c["normalized"] = normalize_conda(c["name"])
+            c["normalized"] = _conda_user_normalizer(c["pip"])(c["name"])
     return packages
 
 
