@@ -73,13 +73,18 @@ def test_not_an_object():
         parse_record([1, 2])
 
 
-def test_deeply_nested_payload_is_rejected(record_dict):
+def _nested_dicts(levels: int) -> dict:
+    """`{"x": {"x": ...}}`, `levels` objects deep."""
     deep: dict = {}
     cur = deep
-    for _ in range(5000):
+    for _ in range(levels):
         cur["x"] = {}
         cur = cur["x"]
-    record_dict["config"]["user"] = deep
+    return deep
+
+
+def test_deeply_nested_payload_is_rejected(record_dict):
+    record_dict["config"]["user"] = _nested_dicts(5000)
     with pytest.raises(RecordError, match="nested deeper"):
         parse_record(record_dict)
 
@@ -164,11 +169,7 @@ def test_schema_is_published():
 
 
 def test_depth_walk_can_be_left_to_the_caller(record_dict):
-    deep: dict = {}
-    cur = deep
-    for _ in range(70):
-        cur["x"] = {}
-        cur = cur["x"]
+    deep = _nested_dicts(70)
     record_dict["config"]["user"] = deep
     with pytest.raises(RecordError, match="nested deeper"):
         parse_record(record_dict)
