@@ -185,15 +185,7 @@ class S3Storage:
 
     def get(self, key: str) -> bytes:
         """Read an object, raising NotFoundError when absent."""
-        try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
-            return response["Body"].read()
-        except botocore.exceptions.ClientError as exc:
-            if self._code(exc) in _MISSING:
-                raise NotFoundError(f"not in the lake: {key}") from None
-            raise self._error(exc, "get", key) from None
-        except botocore.exceptions.BotoCoreError as exc:
-            raise self._error(exc, "get", key) from None
+        return self.get_with_etag(key)[0]
 
     def exists(self, key: str) -> bool:
         """True when the object exists (one HEAD)."""
