@@ -40,6 +40,7 @@ __all__ = [
     "HEAVY_PATHS",
     "Lake",
     "LocalStorage",
+    "Part",
     "Storage",
     "ForgetSummary",
     "StoreResult",
@@ -126,8 +127,10 @@ def _map_part(name: str, part: dict[str, Any], fn: Callable[[Any], Any]) -> dict
 
 
 @dataclass(frozen=True)
-class _Part:
-    """A record's `config` or `packages`, redacted and dehydrated (blob references)."""
+class Part:
+    """A record's `config` or `packages`, redacted and dehydrated (blob references): what
+    the lake stores of it in the build document. `Lake.store_document` takes one in place
+    of the part's value (see `Lake.document_part`)."""
 
     refs: dict[str, Any]
     redactions: int
@@ -135,6 +138,7 @@ class _Part:
 
 
 _PART_NAMES = ("config", "packages")
+
 _PART_CACHE_SIZE = 8192
 
 
@@ -157,8 +161,8 @@ class Lake:
         self._blob_cache_size = blob_cache_size
         # Redacted, dehydrated config/packages parts: by content hash, and (shared_parts) by
         # the identity of a part object while it lives.
-        self._parts: dict[bytes, _Part] = {}
-        self._shared: dict[int, tuple[weakref.ref[Any], _Part]] = {}
+        self._parts: dict[bytes, Part] = {}
+        self._shared: dict[int, tuple[weakref.ref[Any], Part]] = {}
 
     @property
     def url(self) -> str:
@@ -200,16 +204,20 @@ class Lake:
         self.sync()
         return result
 
-    def store_document(self, doc: dict[str, Any], *, sync: bool = True) -> StoreResult:
+    def store_document(
+        self, doc: dict[str, Any], *, sync: bool = True, aliases: dict[str, bytes] | None = None
+    ) -> StoreResult:
         """`store` for a record already validated into JSON types: what
         `parse_record_document` returns (the same as `record.to_json_dict()`), so nothing is
         serialized again. Stores exactly what `store` stores for that record. `doc` is the
-        caller's no more: it is taken apart and changed.
+        caller's no more: it is taken apart and changed. Its `config` or `packages` may be
+        given as the `Part` that `known_part` returned for it; `aliases` names the key under
+        which to remember a part given as its value (`document_part`).
 
         `sync=False` returns before the write is durable: the caller must call `sync()` (or
         await `sync_async()`) before it relies on it, e.g. acknowledges it.
         """
-        result = self._store_document(doc)
+        result = self._store_document(doc, aliases or {})
         if sync:
             self.sync()
         return result
@@ -230,7 +238,7 @@ class Lake:
         elif getattr(self.storage, "sync", None) is not None:
             await asyncio.to_thread(self.sync)
 
-    def _part(self, name: str, model: Any, shared: bool) -> _Part:
+    def _part(self, name: str, model: Any, shared: bool) -> Part:
         """The redacted, dehydrated form of `record.config` or `record.packages` (writes the
         blobs it refers to), remembered by content (or, `shared`, by object identity)."""
         if shared:
@@ -249,11 +257,40 @@ class Lake:
             shared_map[ident] = (ref, part)
         return part
 
-    def _part_of(self, name: str, value: Any) -> _Part:
+    def document_part(self, name: str, value: Any, alias: bytes | None = None) -> Part:
+        """The stored form of a validated `config` or `packages` (JSON types, which may be
+        changed; its blobs are written), remembered by content and, given an `alias`, under
+        that key too (`known_part`)."""
+        part = self._part_of(name, value)
+        if alias is not None:
+            self._remember(alias, part)
+        return part
+
+    def known_part(self, key: bytes) -> Part | None:
+        """The part remembered under `key` by `document_part`, while its blobs are known to
+        be stored; else None.
+
+        The ingest service keys a part by the hash of the JSON it received, so a package
+        list it has seen before is not validated, redacted and hashed again.
+        """
+        part = self._parts.get(key)
+        if part is None or not self._known_blobs.issuperset(part.digests):
+            return None
+        return part
+
+    def _remember(self, key: bytes, part: Part) -> None:
+        if len(self._parts) >= _PART_CACHE_SIZE:
+            try:  # oldest first; another thread (the ingest service) may evict too
+                self._parts.pop(next(iter(self._parts)), None)
+            except (StopIteration, RuntimeError):
+                pass
+        self._parts[key] = part
+
+    def _part_of(self, name: str, value: Any) -> Part:
         """`_part` of a part as JSON types (which may be changed), remembered by content."""
         ckey = hashlib.sha256(orjson.dumps(value)).digest() + name.encode()
-        part = self._parts.get(ckey)
-        if part is None or not self._known_blobs.issuperset(part.digests):
+        part = self.known_part(ckey)
+        if part is None:
             value, n = redact_part(name, value)
             digests: list[str] = []
 
@@ -263,13 +300,8 @@ class Lake:
                     digests.append(ref["$blob"])
                 return ref
 
-            part = _Part(_map_part(name, value, blob_ref), n, tuple(digests))
-            if len(self._parts) >= _PART_CACHE_SIZE:
-                try:  # oldest first; another thread (the ingest service) may evict too
-                    self._parts.pop(next(iter(self._parts)), None)
-                except (StopIteration, RuntimeError):
-                    pass
-            self._parts[ckey] = part
+            part = Part(_map_part(name, value, blob_ref), n, tuple(digests))
+            self._remember(ckey, part)
         return part
 
     def _check_not_forgotten(self, slug: str) -> None:
@@ -284,14 +316,19 @@ class Lake:
         parts = [self._part(name, getattr(record, name), shared_parts) for name in _PART_NAMES]
         return self._write(doc, parts, record.build.start, record.build.id)
 
-    def _store_document(self, doc: dict[str, Any]) -> StoreResult:
+    def _store_document(self, doc: dict[str, Any], aliases: dict[str, bytes]) -> StoreResult:
         self._check_not_forgotten(doc["project"]["slug"])
-        parts = [self._part_of(name, doc.pop(name)) for name in _PART_NAMES]
+        parts = []
+        for name in _PART_NAMES:  # each a Part already (`known_part`), or its value
+            value = doc.pop(name)
+            if type(value) is not Part:
+                value = self.document_part(name, value, aliases.get(name))
+            parts.append(value)
         build = doc["build"]
         return self._write(doc, parts, datetime.fromisoformat(build["start"]), build["id"])
 
     def _write(
-        self, doc: dict[str, Any], parts: list[_Part], start: datetime, bid: int | str
+        self, doc: dict[str, Any], parts: list[Part], start: datetime, bid: int | str
     ) -> StoreResult:
         """Store the light part `doc` (redacted here) with the record's dehydrated parts."""
         redact_document(doc)

@@ -19,6 +19,8 @@ from buildcensus.lake import open_lake
 from buildcensus.record import BuildRecord
 from buildcensus.service.auth import TokenStore, require_scope
 from buildcensus.service.builds_api import router as builds_router
+from buildcensus.service.fastpath import PATH as FAST_PATH
+from buildcensus.service.fastpath import FastIngest
 from buildcensus.service.http_errors import install_error_handlers
 from buildcensus.service.ingest import Ingestor, OptOutList, lock_file_for
 from buildcensus.service.metrics import Metrics, MetricsMiddleware
@@ -98,8 +100,11 @@ def _optional_router(module: str) -> Any:
     return router
 
 
-def create_app(settings: ServiceSettings) -> FastAPI:
-    """Build the service: state on `app.state`, routes, JSON errors, metrics."""
+def create_app(settings: ServiceSettings, *, fast_path: bool = True) -> FastAPI:
+    """Build the service: state on `app.state`, routes, JSON errors, metrics.
+
+    `fast_path=False` leaves every request to FastAPI's routing (see `service.fastpath`).
+    """
     app = FastAPI(
         title="buildcensus",
         version=__version__,
@@ -123,8 +128,13 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         lock_file=lock_file_for(lake),
     )
     install_error_handlers(app)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.include_router(builds_router)
+    if fast_path:  # inside the metrics middleware, which counts what it answers too
+        route = next(r for r in builds_router.routes if getattr(r, "path", None) == FAST_PATH)
+        app.add_middleware(
+            FastIngest, ingestor=app.state.ingestor, tokens=app.state.tokens, route=route
+        )
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     for module, scope in OPTIONAL_ROUTERS:
         router = _optional_router(module)
         if router is not None:

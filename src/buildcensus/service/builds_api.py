@@ -98,8 +98,7 @@ def _ingestor(request: Request) -> Ingestor:
 )
 async def post_build(request: Request) -> Response:
     """Validate and durably store one record: 201 `stored`, or 200 `duplicate` (a retry)."""
-    outcome = await _ingestor(request).handle_one(request)
-    return json_response(outcome.to_json(), outcome.http_status)
+    return (await _ingestor(request).handle_one(request)).response()
 
 
 @router.post(

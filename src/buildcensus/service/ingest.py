@@ -9,6 +9,7 @@ client may always retry.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import threading
@@ -20,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.responses import Response
 
 from buildcensus.errors import LakeError, RecordError, UsageError
 from buildcensus.lake import Lake, LocalStorage
@@ -51,6 +54,12 @@ INLINE_MAX_BYTES = 256 * 1024
 # record, `packages`, `pip`, `user`, one requirement, its `extras`.
 RECORD_SKELETON_DEPTH = 6
 
+JSON_TYPE = "application/json"
+
+# What a `packages` object's JSON hash is suffixed with to key its part in the lake's cache
+# (the lake's own keys end in a part name).
+RAW_PACKAGES = b"\x00received packages"
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -79,6 +88,10 @@ class Outcome:
             "duplicate": self.status == "duplicate",
             "duplicate_of": self.duplicate_of,
         }
+
+    def response(self) -> Response:
+        """The answer to `POST /api/v1/builds` for this record (stored or duplicate)."""
+        return Response(orjson.dumps(self.to_json()), self.http_status, media_type=JSON_TYPE)
 
 
 class OptOutList:
@@ -195,10 +208,10 @@ class Ingestor:
         self._locks = BuildIdLocks(lock_file)
         # Single records are ingested on the event loop when storing cannot block it for long
         # (a local directory, not a network store) and the record is not huge.
-        self._inline = isinstance(lake.storage, LocalStorage)
+        self.inline = isinstance(lake.storage, LocalStorage)
         # Batches are stored on one thread and synced once when the lake has group commit
         # (else on a few threads, so that their per-file fsyncs or network puts overlap).
-        self._group_commit = self._inline and lake.storage.group_commit
+        self._group_commit = self.inline and lake.storage.group_commit
 
     def validate(self, value: Any, size: int | None = None) -> BuildRecord:
         """A valid record, or ApiError 422 naming the field path.
@@ -217,25 +230,41 @@ class Ingestor:
     def validate_document(self, value: Any, size: int | None = None) -> dict[str, Any]:
         """`validate(value, size).to_json_dict()` (the same checks and errors), without
         building the model: what `store_document` takes."""
-        doc = self._valid_within_limits(value, size)
-        if doc is None:  # the limits first, then the record's own rules
+        doc, _ = self._validated(value, size, remember=False)
+        return doc
+
+    def _validated(
+        self, value: Any, size: int | None, remember: bool = True
+    ) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """`validate_document`, and the `aliases` to store the document with. With
+        `remember`, a `packages` object received before (the same JSON) is not validated
+        again: the document holds the lake's `Part` for it (see `Lake.known_part`)."""
+        found = self._valid_within_limits(value, size, remember)
+        if found is None:  # the limits first, then the record's own rules
             check_shape(value, self.limits, size)
             try:
                 doc = parse_record_document(value, check_depth=self._parse_checks_depth())
             except RecordError as exc:
                 raise _record_error(exc) from None
-        self._check_opt_out(doc["project"]["slug"])
-        return doc
+            found = doc, {}
+        self._check_opt_out(found[0]["project"]["slug"])
+        return found
 
-    def _valid_within_limits(self, value: Any, size: int | None) -> dict[str, Any] | None:
-        """The validated document of a current-shape record that is within the limits, or
-        None when that cannot be shown cheaply (nothing is raised: the caller then checks
-        the limits and validates as always, so errors come out as always).
+    def _valid_within_limits(
+        self, value: Any, size: int | None, remember: bool
+    ) -> tuple[dict[str, Any], dict[str, bytes]] | None:
+        """The validated document (and aliases) of a current-shape record that is within the
+        limits, or None when that cannot be shown cheaply (nothing is raised: the caller then
+        checks the limits and validates as always, so errors come out as always).
 
         Validating first is cheaper than the limits walk over every package: of a valid
         record, only `config.user` and `config.final` (any JSON) can nest deeper than
         RECORD_SKELETON_DEPTH, and when `size` bytes cannot hold too long a string or list
         (`lengths_fit`), only depth can break a limit.
+
+        `packages` is validated on its own (no other field's rules look at it), so one the
+        lake remembers under the hash of its JSON text was valid, within these limits, and
+        gives the same stored part: it is skipped and its `Part` put in its place.
         """
         limits = self.limits
         if (
@@ -247,6 +276,16 @@ class Ingestor:
             or self._parse_checks_depth()
         ):
             return None
+        aliases: dict[str, bytes] = {}
+        known = None
+        packages = value.get("packages")
+        if remember and type(packages) is dict:
+            alias = hashlib.sha256(orjson.dumps(packages)).digest() + RAW_PACKAGES
+            known = self.lake.known_part(alias)
+            if known is None:
+                aliases["packages"] = alias
+            else:
+                value = {**value, "packages": {}}
         try:
             doc = parse_record_document(value, check_depth=False)
         except Exception:  # noqa: BLE001 - the usual order of checks raises it again
@@ -256,7 +295,9 @@ class Ingestor:
             part = config.get(key)
             if part is not None and not depth_within(part, limits.max_depth - 2):
                 return None
-        return doc
+        if known is not None:
+            doc["packages"] = known
+        return doc, aliases
 
     def _parse_checks_depth(self) -> bool:
         # The limits walk bounded the depth already when its limit is the tighter one (it
@@ -280,7 +321,9 @@ class Ingestor:
         self.lake.sync()
         return outcome
 
-    def _store_unsynced(self, doc: dict[str, Any]) -> Outcome:
+    def _store_unsynced(
+        self, doc: dict[str, Any], aliases: dict[str, bytes] | None = None
+    ) -> Outcome:
         """`store_document` up to the durable sync, which the caller owes before answering.
 
         The build id's lock covers the check-then-write of `Lake.store_document`, not the
@@ -290,7 +333,7 @@ class Ingestor:
         slug = doc["project"]["slug"]
         try:
             with self._locks.hold(build_id):
-                result = self.lake.store_document(doc, sync=False)
+                result = self.lake.store_document(doc, sync=False, aliases=aliases)
         except LakeError as exc:
             if self.lake.storage.exists(forgotten_key(slug)):
                 raise ApiError(422, "project_opted_out", str(exc), "project.slug") from None
@@ -312,7 +355,7 @@ class Ingestor:
         """Validate and store one parsed record, not yet durable; errors become a rejected
         Outcome (not counted yet)."""
         try:
-            return self._store_unsynced(self.validate_document(value, size))
+            return self._store_unsynced(*self._validated(value, size))
         except ApiError as exc:
             return Outcome("rejected", exc.status, error=exc)
 
@@ -390,7 +433,7 @@ class Ingestor:
         except ApiError as exc:
             self.metrics.record("rejected", exc.code)
             raise
-        if self._inline and len(body) <= INLINE_MAX_BYTES:
+        if self.inline and len(body) <= INLINE_MAX_BYTES:
             # On the event loop: the CPU work costs the same on any thread, the trip to a
             # worker thread and back does not. The durable sync is awaited, not waited for.
             outcome = self._ingest_unsynced(value, len(body))
@@ -402,6 +445,27 @@ class Ingestor:
         if outcome.error is not None:
             raise outcome.error
         return outcome
+
+    async def ingest_fast(self, body: bytes) -> Outcome | None:
+        """`handle_one` for a body already read, when the record is stored (or found) without
+        an error on the event loop; None, having written nothing, when `handle_one` has to
+        answer instead (malformed, outside the limits, invalid, opted out, refused by the
+        lake) or the lake is not local. Raises only for what would be a 500 there too."""
+        if not self.inline or len(body) > INLINE_MAX_BYTES:
+            return None
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        found = self._valid_within_limits(value, len(body), remember=True)
+        if found is None or found[0]["project"]["slug"] in self.optout:
+            return None
+        try:
+            outcome = self._store_unsynced(*found)
+        except ApiError:  # refused before writing anything (the route says why)
+            return None
+        await self.lake.sync_async()
+        return self._counted(outcome)
 
     async def handle_batch(self, request: Request) -> list[Outcome]:
         """POST /api/v1/builds/batch: a JSON array or NDJSON; one Outcome per item."""
