@@ -295,7 +295,8 @@ def test_group_commit_concurrent_stores(tmp_path, record_dict):
 
 def test_group_commit_coroutine_writers_share_syncs(tmp_path, record_dict):
     """Coroutines awaiting `sync_async` (the service's single posts) each return only after
-    a sync that started after their call, share syncs, and mix with threads that `sync`."""
+    a sync that was asked for after their call, share syncs (made by the sync process), and
+    mix with threads that `sync`."""
     import asyncio
     import threading
 
@@ -308,9 +309,9 @@ def test_group_commit_coroutine_writers_share_syncs(tmp_path, record_dict):
     async def one(i: int) -> str:
         d = {**record_dict, "build": {**record_dict["build"], "id": i}, "python": f"3.{i}"}
         result = lake.store_document(parse_record_document(copy.deepcopy(d)), sync=False)
-        ticket = group._requested + 1  # the ticket sync_async takes (same thread, no await)
+        asked = group._syncer.requests if group._syncer else 0  # before this writer's call
         await lake.sync_async()
-        covered.append(group._done >= ticket)
+        covered.append(group._syncer.syncs > asked)  # syncs are answered in order
         return result.status
 
     def threads() -> None:
@@ -325,13 +326,16 @@ def test_group_commit_coroutine_writers_share_syncs(tmp_path, record_dict):
     t.start()
     statuses = asyncio.run(main())
     t.join()
+    syncer = group._syncer
     assert statuses == ["stored"] * 60
     assert covered == [True] * 60
     assert len(list(lake.iter_keys())) == 70
-    assert group._done == group._requested
-    assert group._requested == 70  # one ticket per writer
-    assert group.syncs < 30  # the 60 coroutines shared syncs
-    assert not group._futures
+    assert syncer is not None and syncer.alive
+    assert 1 <= syncer.syncs == syncer.requests < 30  # the 60 coroutines shared syncs
+    assert not syncer._pending and syncer._inflight is None
+    assert group._done == group._requested == 10  # the threads synced on their own
+    syncer.close()
+    assert syncer.proc.poll() is not None  # the child exits when its pipe closes
 
 
 def test_group_commit_cancelled_waiter_leaves_the_others_alone(tmp_path):
@@ -345,11 +349,43 @@ def test_group_commit_cancelled_waiter_leaves_the_others_alone(tmp_path):
         await asyncio.sleep(0)
         first.cancel()
         await second
-        await storage.sync_async()  # and the helper still answers later waiters
+        await storage.sync_async()  # and later waiters are still answered
 
-    asyncio.run(main())
-    asyncio.run(main())  # another event loop, same storage
-    assert storage._group._done == storage._group._requested == 6
+    asyncio.run(main())  # the sync process of this loop
+    syncer = storage._group._syncer
+    assert syncer is not None and syncer.syncs >= 1 and not syncer._pending
+    asyncio.run(main())  # another event loop, same storage: the helper thread
+    assert storage._group._done == storage._group._requested == 3
+
+
+def test_group_commit_survives_the_sync_process_dying(tmp_path, record_dict):
+    """A killed sync process fails nobody: who waits is synced on a thread, and so is who
+    comes later."""
+    import asyncio
+    import signal
+
+    from buildcensus.record import parse_record_document
+
+    lake = Lake(LocalStorage(tmp_path / "lake", group_commit=True))
+    group = lake.storage._group
+
+    async def store(i: int) -> str:
+        d = {**record_dict, "build": {**record_dict["build"], "id": i}, "python": f"3.{i}"}
+        result = lake.store_document(parse_record_document(copy.deepcopy(d)), sync=False)
+        await lake.sync_async()
+        return result.status
+
+    async def main() -> list[str]:
+        first = await store(1)  # starts the sync process
+        os.kill(group._syncer.proc.pid, signal.SIGKILL)
+        group._syncer.proc.wait()
+        rest = await asyncio.gather(*(store(i) for i in range(2, 12)))
+        return [first, *rest, await store(12)]
+
+    assert asyncio.run(main()) == ["stored"] * 12
+    assert not group._syncer.alive
+    assert group._done == group._requested >= 1  # the later writers synced on the thread
+    assert len(list(lake.iter_keys())) == 12
 
 
 def _tree(root):

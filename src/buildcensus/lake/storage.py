@@ -6,7 +6,10 @@ import asyncio
 import ctypes
 import itertools
 import os
+import subprocess
+import sys
 import threading
+import weakref
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -56,13 +59,21 @@ class _GroupSync:
     A writer calls `wait()` (a thread) or awaits `wait_async()` (a coroutine, e.g. a request
     handler) after its (unsynced) writes; it returns once a sync that started after the call
     has finished, so everything the writer wrote is on disk. Concurrent writers ride on the
-    same sync, which turns N fsync pairs into one call under load. The syncs of coroutine
-    writers run on one helper thread, so no writer needs a thread of its own to wait.
+    same sync, which turns N fsync pairs into one call under load.
+
+    The syncs of coroutine writers run in a small child process that the event loop talks to
+    through a pipe (`_SyncProcess`), so no writer needs a thread of its own to wait and the
+    event loop's thread shares the interpreter lock with no sync thread. Where that process
+    cannot run (or for a second event loop), they run on one helper thread instead.
     """
 
     def __init__(self, root: Path) -> None:
         root.mkdir(parents=True, exist_ok=True)
+        self._root = root
         self._fd = os.open(root, os.O_RDONLY)
+        # Coroutine writers of one event loop: syncs in a child process (`_SyncProcess`).
+        self._syncer: _SyncProcess | None = None
+        self._syncer_failed = False
         self._cond = threading.Condition()
         self._requested = 0
         self._done = 0
@@ -128,6 +139,13 @@ class _GroupSync:
 
     async def wait_async(self) -> None:
         loop = asyncio.get_running_loop()
+        syncer = self._syncer
+        if syncer is None and not self._syncer_failed:
+            syncer = self._syncer = _SyncProcess.start(self._root, loop)
+            self._syncer_failed = syncer is None
+        if syncer is not None and syncer.loop is loop and syncer.alive:
+            await syncer.wait()
+            return
         fut: asyncio.Future[None] = loop.create_future()
         with self._cond:
             self._requested += 1
@@ -159,6 +177,127 @@ class _GroupSync:
                         self._sync_round()  # an error goes to the futures it covers
             finally:
                 self._helping = False
+
+
+# The child of `_SyncProcess`: one syncfs of the directory's file system per read from the
+# pipe, then one byte back ("." done, "!" failed); it exits when the pipe closes (its parent
+# exited or was killed).
+_SYNC_CHILD = """
+import ctypes, os, sys
+syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+fd = os.open(sys.argv[1], os.O_RDONLY)
+while os.read(0, 4096):
+    os.write(1, b"." if syncfs(fd) == 0 else b"!")
+"""
+
+
+class _SyncProcess:
+    """Group commit for the coroutines of one event loop, the syncs made by a child process.
+
+    A writer's future joins `pending`; at most one sync is in flight, asked for by a byte
+    down the pipe once the callbacks ready at the time have run (so the writers the loop is
+    handling join the same sync). When the child answers, the futures of that sync are done
+    and, if more writers wait, the next sync is asked for at once: they all wrote before
+    it starts. If the child dies, the writers still waiting are synced on a thread, and the
+    caller's `_GroupSync` stops using this object (`alive`).
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop) -> None:
+        assert proc.stdin is not None and proc.stdout is not None
+        self.proc = proc
+        self.loop = loop
+        self.alive = True
+        self.requests = 0  # syncs asked for
+        self.syncs = 0  # syncs done (each covers every writer waiting when it was asked for)
+        self._wfd = proc.stdin.fileno()
+        self._rfd = proc.stdout.fileno()
+        self._pending: list[asyncio.Future[None]] = []
+        self._inflight: list[asyncio.Future[None]] | None = None
+        self._asked = False
+        os.set_blocking(self._rfd, False)
+        loop.add_reader(self._rfd, self._answered)
+        # The child exits when its pipe closes: at the latest when this object is collected.
+        self._finalizer = weakref.finalize(self, _stop_child, proc)
+
+    @classmethod
+    def start(cls, root: Path, loop: asyncio.AbstractEventLoop) -> _SyncProcess | None:
+        """A running sync process for `root`'s file system, or None where none can run."""
+        if not hasattr(os, "sync") or sys.platform != "linux":  # pragma: no cover
+            return None
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _SYNC_CHILD, str(root)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                close_fds=True,
+            )
+            return cls(proc, loop)
+        except (OSError, NotImplementedError):  # pragma: no cover - e.g. out of processes
+            return None
+
+    async def wait(self) -> None:
+        fut = self.loop.create_future()
+        self._pending.append(fut)
+        if not self._asked and self._inflight is None:
+            self._asked = True
+            self.loop.call_soon(self._ask)
+        await fut
+
+    def _ask(self) -> None:
+        self._asked = False
+        if self._inflight is not None or not self._pending or not self.alive:
+            return
+        self._inflight, self._pending = self._pending, []
+        self.requests += 1
+        try:
+            os.write(self._wfd, b"s")
+        except OSError:
+            self._died()
+
+    def _answered(self) -> None:
+        try:
+            answer = os.read(self._rfd, 64)
+        except BlockingIOError:  # pragma: no cover - a spurious wake-up
+            return
+        except OSError:
+            answer = b""
+        if not answer:
+            self._died()
+            return
+        futures, self._inflight = self._inflight or [], None
+        self.syncs += 1
+        error = None if answer[-1:] == b"." else OSError("syncfs of the lake failed")
+        _complete(futures, error)
+        self._ask()
+
+    def _died(self) -> None:
+        """The child is gone: sync what waits on a thread; the caller goes back to threads."""
+        self.alive = False
+        self.loop.remove_reader(self._rfd)
+        waiting = (self._inflight or []) + self._pending
+        self._inflight, self._pending = None, []
+        if waiting:
+            done = self.loop.run_in_executor(None, os.sync)
+            done.add_done_callback(lambda f: _complete(waiting, f.exception()))
+
+    def close(self) -> None:
+        """Stop the child (it exits when its pipe closes)."""
+        if self.alive:
+            self.alive = False
+            if not self.loop.is_closed():
+                self.loop.remove_reader(self._rfd)
+        self._finalizer()
+
+
+def _stop_child(proc: subprocess.Popen[bytes]) -> None:
+    for stream in (proc.stdin, proc.stdout):
+        if stream is not None:
+            stream.close()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:  # pragma: no cover - it exits on end of input
+        proc.kill()
 
 
 def _complete(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
@@ -266,13 +405,21 @@ class LocalStorage:
         return True
 
     def get(self, key: str) -> bytes:
+        # os.open, not open(): most gets of the ingest path look for a marker that is not
+        # there, and a file object costs more than that lookup.
         try:
-            with open(self._file(key), "rb", buffering=0) as f:
-                return f.readall()
+            fd = os.open(self._file(key), os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             raise NotFoundError(f"not in the lake: {key}") from None
+        try:
+            chunks = []
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
         except IsADirectoryError:
             raise NotFoundError(f"not an object: {key}") from None
+        finally:
+            os.close(fd)
+        return b"".join(chunks)
 
     def exists(self, key: str) -> bool:
         return os.path.isfile(self._file(key))

@@ -38,7 +38,7 @@ class FastIngest:
         self.app = app
         self.ingestor = ingestor
         self.tokens = tokens
-        self.route = route  # set as the scope's route, for the metrics' route label
+        self.route = route  # `POST /api/v1/builds`'s route (FastAPI's routing sets it again)
         self.max_bytes = min(INLINE_MAX_BYTES, ingestor.limits.max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -52,6 +52,8 @@ class FastIngest:
         ):
             await self.app(scope, receive, send)
             return
+        if self.route is not None:  # what the routing would set: the metrics' route label
+            scope["route"] = self.route
         received: list[Message] = []
         body = await self._body(receive, received)
         outcome = None
@@ -67,8 +69,6 @@ class FastIngest:
         if outcome is None:  # the route answers, from the start
             await self.app(scope, _replay(received, receive), send)
             return
-        if self.route is not None:
-            scope["route"] = self.route
         response = outcome.response()
         await response(scope, receive, send)
 

@@ -56,6 +56,14 @@ RECORD_SKELETON_DEPTH = 6
 
 JSON_TYPE = "application/json"
 
+# Every package list, empty: validates without a default factory (stands in for a `packages`
+# object the lake knows; the validator does not change its input).
+EMPTY_PACKAGES: dict[str, Any] = {
+    "pip": {"user": [], "top_level": [], "all": []},
+    "conda": {"user": [], "all": []},
+    "apt": {"user": [], "all": []},
+}
+
 # What a `packages` object's JSON hash is suffixed with to key its part in the lake's cache
 # (the lake's own keys end in a part name).
 RAW_PACKAGES = b"\x00received packages"
@@ -285,7 +293,7 @@ class Ingestor:
             if known is None:
                 aliases["packages"] = alias
             else:
-                value = {**value, "packages": {}}
+                value = {**value, "packages": EMPTY_PACKAGES}
         try:
             doc = parse_record_document(value, check_depth=False)
         except Exception:  # noqa: BLE001 - the usual order of checks raises it again

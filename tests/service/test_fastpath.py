@@ -1,0 +1,746 @@
+"""FastIngest (`service.fastpath`) answers `POST /api/v1/builds` exactly as the route does.
+
+The same requests go to an app with the fast path and to one without it (`create_app(...,
+fast_path=False)`, the reference), each over its own lake: the answers (status, body, headers),
+the metrics' counters and the lakes' bytes must be the same. The lake's memo of received
+`packages` objects (`Lake.known_part`) must store what the model path (`Lake.store` of
+`parse_record`) stores. A request the fast path begins reading and then hands on must reach the
+route with its whole body, and a client that goes away mid-body must leave nothing behind.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from starlette.requests import ClientDisconnect
+
+from buildcensus.lake import open_lake
+from buildcensus.record import parse_record
+from buildcensus.service import Limits, ServiceSettings, create_app
+from buildcensus.service.http_errors import ApiError
+from buildcensus.service.ingest import INLINE_MAX_BYTES, RAW_PACKAGES, Ingestor
+from buildcensus.service.limits import lengths_fit
+
+from .conftest import Tokens
+
+pytestmark = pytest.mark.anyio
+
+PATH = "/api/v1/builds"
+JSON = "application/json"
+OPTED_OUT = "hidden"
+
+# Limits under which realistic records take the size shortcut (`lengths_fit`), and tight
+# ones under which the longer bodies of the sequence do not (and the limits are cheap to hit).
+DEFAULT = Limits()
+TIGHT = Limits(max_body_bytes=200_000, max_string_length=2_000, max_list_length=1_000, max_depth=12)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+# A valid current-shape record (the `record_dict` fixture's), set by `base` for the helpers.
+BASE: dict[str, Any] = {}
+
+
+@pytest.fixture(autouse=True)
+def base(record_dict: dict[str, Any]) -> None:
+    BASE.clear()
+    BASE.update(record_dict)
+
+
+def rec(build_id: int | str, **top: Any) -> dict[str, Any]:
+    """The base record with another build id and some top-level fields replaced."""
+    value = copy.deepcopy(BASE)
+    value["build"]["id"] = build_id
+    value.update(top)
+    return value
+
+
+def nested(levels: int) -> dict[str, Any]:
+    """`levels` objects, one inside the other."""
+    value: Any = 1
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under `root` (the lock file aside: an empty file, created by the first
+    store), by path relative to `root`."""
+    out = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            if name == ".ingest.lock":
+                continue
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as f:
+                out[os.path.relpath(path, root)] = f.read()
+    return out
+
+
+def settings(tmp_path: Path, name: str, tokens: Tokens, limits: Limits) -> ServiceSettings:
+    optout = tmp_path / "optout.txt"
+    optout.write_text(f"# projects that opted out\n{OPTED_OUT}\n", encoding="utf-8")
+    return ServiceSettings(
+        lake_url=str(tmp_path / name),
+        warehouse_url=str(tmp_path / f"{name}-warehouse"),
+        tokens_file=tokens.file,
+        exclude_projects_file=optout,
+        limits=limits,
+    )
+
+
+@dataclass
+class FastSpy:
+    """What `Ingestor.ingest_fast` returned, call by call (None: handed to the route)."""
+
+    outcomes: list[Any] = field(default_factory=list)
+
+    def install(self, ingestor: Ingestor, monkeypatch: pytest.MonkeyPatch) -> None:
+        real = ingestor.ingest_fast
+
+        async def spy(body: bytes) -> Any:
+            outcome = await real(body)
+            self.outcomes.append(outcome)
+            return outcome
+
+        monkeypatch.setattr(ingestor, "ingest_fast", spy)
+
+    def answered(self) -> int:
+        return sum(o is not None for o in self.outcomes)
+
+
+COUNTERS = (
+    "buildcensus_http_requests_total{",
+    "buildcensus_http_request_latency_seconds_count{",
+    "buildcensus_records_",
+)
+
+
+def counter_lines(metrics_text: str) -> list[str]:
+    """The counters of `/metrics` (request and record counts; no latency buckets or sums)."""
+    return [line for line in metrics_text.splitlines() if line.startswith(COUNTERS)]
+
+
+# ------------------------------------------------------------------ the request sequence
+
+
+@dataclass
+class Req:
+    """One request of the sequence and what it must get (from either app).
+
+    `tried`: its headers let the fast path read the body (if within its byte limit);
+    `fast`: the fast path then answers it itself (if the size shortcut, `lengths_fit`,
+    applies), else it hands it on to the route.
+    """
+
+    label: str
+    status: int
+    body: bytes | Callable[[], AsyncIterator[bytes]] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    method: str = "POST"
+    path: str = PATH
+    code: str | None = None  # the error code, for 4xx answers
+    err_path: str | None = None
+    fast: bool = False
+    tried: bool = False
+
+
+def sequence(tokens: Tokens, limits: Limits) -> list[Req]:
+    w = {"authorization": f"Bearer {tokens.write}", "content-type": JSON}
+
+    def post(label: str, value: Any, status: int, **kw: Any) -> Req:
+        body = value if isinstance(value, bytes) else json.dumps(value).encode()
+        headers = {**w, **kw.pop("headers", {})}
+        return Req(label, status, body, {k: v for k, v in headers.items() if v is not None}, **kw)
+
+    def ok(label: str, value: Any, status: int = 201, **kw: Any) -> Req:
+        return post(label, value, status, fast=True, tried=True, **kw)
+
+    def bad(label: str, value: Any, status: int, code: str, err_path: str | None = None) -> Req:
+        return post(label, value, status, code=code, err_path=err_path, tried=True)
+
+    def chunked(value: Any) -> Callable[[], AsyncIterator[bytes]]:
+        data = json.dumps(value).encode()
+
+        async def gen() -> AsyncIterator[bytes]:  # no Content-Length: sent chunked
+            for i in range(0, len(data), 500):
+                yield data[i : i + 500]
+
+        return gen
+
+    pkgs = copy.deepcopy(BASE["packages"])
+    pkgs["pip"]["all"].append({"name": "Sphinx_RTD.Theme", "version": "3.0.2"})
+    bad_pkgs = copy.deepcopy(pkgs)
+    del bad_pkgs["pip"]["all"][1]["name"]  # a package without a name
+    reordered = {  # `pkgs`, keys in another order: another JSON text, the same content
+        "apt": pkgs["apt"],
+        "pip": {
+            k: [dict(reversed(p.items())) for p in v] for k, v in reversed(pkgs["pip"].items())
+        },
+    }
+    user_levels = limits.max_depth - 2  # the record and `config` are the first two levels
+    deep_user = rec(47, config={"user": nested(user_levels + 1)})
+    over_inline = rec(60, config={"user_raw": "# " + "x" * 300_000})
+    long_string = rec(61, config={"user_raw": "y" * (limits.max_string_length + 1)})
+    long_list = rec(62, doctool={"extensions": ["e"] * (limits.max_list_length + 1)})
+    legacy = {"project": "demo", "version": "latest", "build": 7, "date": "2026-12-01T00:00:00Z"}
+    unknown_field = rec(48)
+    unknown_field["build"]["runner"] = "x"
+    too_big = 413 if len(json.dumps(over_inline)) > limits.max_body_bytes else 201
+    return [
+        ok("new record", rec(42)),
+        ok("the same record again", rec(42), 200),
+        ok("same content, another build id", rec(43), 200),
+        bad("same build id, other content", rec(42, python="3.13.0"), 409, "conflict", "build.id"),
+        post("no token", rec(44), 401, code="unauthorized", headers={"authorization": None}),
+        post("unknown token", rec(44), 401, headers={"authorization": "Bearer bct_nope"}),
+        post("read-only token", rec(44), 403, code="forbidden", headers=auth(tokens.read)),
+        post("basic scheme", rec(44), 401, headers={"authorization": "Basic eDp5"}),
+        post("bearer, no token", rec(44), 401, headers={"authorization": "Bearer"}),
+        post(
+            "text/plain", rec(44), 415, code="unsupported_media_type", headers=ctype("text/plain")
+        ),
+        post("no content type", rec(44), 415, headers={"content-type": None}),
+        ok(
+            "json with a charset", rec(44, python="3.11.1"), headers=ctype(f"{JSON}; charset=utf-8")
+        ),
+        ok("json in capitals", rec(45, python="3.11.2"), headers=ctype("Application/JSON")),
+        ok("read+write token", rec(46, python="3.11.3"), headers=auth(tokens.both)),
+        ok("string build id", rec("b-46", python="3.11.4")),
+        bad("malformed json", b'{"schema_version": 1,', 400, "malformed_json"),
+        bad("empty body", b"", 400, "malformed_json"),
+        bad("not an object", b"[1, 2]", 422, "invalid_record"),
+        bad("unknown field", unknown_field, 422, "invalid_record", "build.runner"),
+        ok("config.user at the depth limit", rec(47, config={"user": nested(user_levels)})),
+        bad(
+            "config.user too deep",
+            deep_user,
+            422,
+            "too_deep",
+            ".".join(["config.user"] + ["a"] * user_levels),
+        ),
+        bad(
+            "config.final too deep",
+            rec(49, config={"final": nested(user_levels + 1)}),
+            422,
+            "too_deep",
+        ),
+        bad(
+            "invalid slug", rec(50, project={"slug": "../x"}), 422, "invalid_record", "project.slug"
+        ),
+        bad(
+            "unknown schema version",
+            rec(50, schema_version=2),
+            422,
+            "unknown_schema_version",
+            "schema_version",
+        ),
+        ok("packages P, new", rec(50, packages=pkgs)),
+        bad(
+            "packages invalid, else as before",
+            rec(51, packages=bad_pkgs),
+            422,
+            "invalid_record",
+            "packages.pip.all.1.name",
+        ),
+        ok("packages P seen before, another build", rec(52, packages=pkgs, python="3.10.0")),
+        ok("packages P seen before, same-day duplicate", rec(53, packages=pkgs), 200),
+        ok("packages P with keys reordered", rec(54, packages=reordered, python="3.9.1")),
+        ok("packages P reordered, seen before", rec(55, packages=reordered, python="3.9.2")),
+        bad(
+            "opted out",
+            rec(56, project={"slug": OPTED_OUT}),
+            422,
+            "project_opted_out",
+            "project.slug",
+        ),
+        bad(
+            "opted out, packages P seen before",
+            rec(57, project={"slug": OPTED_OUT}, packages=pkgs),
+            422,
+            "project_opted_out",
+        ),
+        bad(
+            "packages P, same build id as 52, other content",
+            rec(52, packages=pkgs),
+            409,
+            "conflict",
+        ),
+        post("legacy shape", legacy, 201, tried=True),
+        post("over the inline limit", over_inline, too_big, tried=True),
+        bad("string too long", long_string, 422, "string_too_long", "config.user_raw"),
+        bad("list too long", long_list, 422, "list_too_long", "doctool.extensions"),
+        Req("chunked, no content-length", 201, chunked(rec(63, python="3.8.1")), w),
+        Req(
+            "chunked, invalid",
+            422,
+            chunked(rec(64, project={"slug": "../x"})),
+            w,
+            code="invalid_record",
+        ),
+        Req(
+            "batch",
+            200,
+            json.dumps([rec(70, python="3.7.1"), rec(42)]).encode(),
+            w,
+            path=PATH + "/batch",
+        ),
+        Req("trailing slash", 307, json.dumps(rec(71)).encode(), w, path=PATH + "/"),
+        Req("another method", 405, None, w, method="PUT"),
+        Req("read back", 200, None, auth(tokens.read), method="GET", path=PATH + "/52"),
+        Req("read back a duplicate", 200, None, auth(tokens.read), method="GET", path=PATH + "/53"),
+    ]
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def ctype(value: str) -> dict[str, str]:
+    return {"content-type": value}
+
+
+@dataclass
+class Run:
+    answers: list[tuple[int, Any, list[tuple[str, str]]]]
+    metrics: str
+    lake: Path
+    fast: FastSpy
+    fast_calls: list[int]  # how many times ingest_fast had been called after each request
+
+
+async def run(app: FastAPI, reqs: list[Req], lake: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+    spy = FastSpy()
+    spy.install(app.state.ingestor, monkeypatch)
+    answers, calls = [], []
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for r in reqs:
+            content = r.body() if callable(r.body) else r.body
+            resp = await client.request(r.method, r.path, content=content, headers=r.headers)
+            try:
+                body = resp.json()
+            except ValueError:
+                body = resp.content
+            answers.append((resp.status_code, body, resp.headers.multi_items()))
+            calls.append(len(spy.outcomes))
+        metrics = (await client.get("/metrics")).text
+    return Run(answers, metrics, lake, spy, calls)
+
+
+async def both(
+    tmp_path: Path, tokens: Tokens, limits: Limits, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[Req], Run, Run]:
+    reqs = sequence(tokens, limits)
+    runs = []
+    for name, fast in (("fast", True), ("reference", False)):
+        app = create_app(settings(tmp_path, name, tokens, limits), fast_path=fast)
+        runs.append(await run(app, reqs, tmp_path / name, monkeypatch))
+    return reqs, runs[0], runs[1]
+
+
+# ------------------------------------------------------------------------------- tests
+
+
+@pytest.mark.parametrize("limits", [DEFAULT, TIGHT], ids=["default-limits", "tight-limits"])
+async def test_same_answers_and_lake_with_and_without_the_fast_path(
+    tmp_path, tokens, limits, monkeypatch
+):
+    reqs, fast, ref = await both(tmp_path, tokens, limits, monkeypatch)
+    for i, r in enumerate(reqs):
+        status, body, headers = fast.answers[i]
+        assert fast.answers[i] == ref.answers[i], r.label
+        assert status == r.status, (r.label, body)
+        if r.code is not None:
+            assert body["error"]["code"] == r.code, (r.label, body)
+        if r.err_path is not None:
+            assert body["error"]["path"] == r.err_path, (r.label, body)
+        if status >= 400 and r.method == "POST":
+            assert dict(headers)["content-type"] == JSON, r.label
+        # Which requests the fast path read (acceptable headers, a body within its limit),
+        # and of those which it answered itself rather than handing them to the route.
+        size = len(r.body) if isinstance(r.body, bytes) else 0
+        read = r.tried and size <= min(INLINE_MAX_BYTES, limits.max_body_bytes)
+        answered = r.fast and lengths_fit(size, limits)
+        before = fast.fast_calls[i - 1] if i else 0
+        outcomes = fast.fast.outcomes[before : fast.fast_calls[i]]
+        assert len(outcomes) == read, r.label
+        assert [o is not None for o in outcomes] == ([answered] if read else []), r.label
+    assert ref.fast.outcomes == []  # no fast path there
+    if limits == DEFAULT:  # every record the route would store or find, the fast path did
+        assert fast.fast.answered() == sum(r.fast for r in reqs) >= 12
+
+    # The same answers for the duplicates that matter: the memo hit and the same-day copy.
+    by_label = {r.label: fast.answers[i][1] for i, r in enumerate(reqs)}
+    assert (
+        by_label["packages P seen before, same-day duplicate"]["duplicate_of"]
+        == (by_label["packages P, new"]["key"])
+    )
+    assert (
+        by_label["same content, another build id"]["duplicate_of"]
+        == (by_label["new record"]["key"])
+    )
+
+    # The two lakes: the same keys, byte-identical files (documents, duplicates, markers,
+    # blobs): build ids and contents are the same in both runs.
+    fast_keys = list(open_lake(str(fast.lake)).iter_keys())
+    assert fast_keys == list(open_lake(str(ref.lake)).iter_keys())
+    stored = {
+        body["key"]
+        for status, body, _ in fast.answers
+        if status in (200, 201) and isinstance(body, dict) and "key" in body
+    }
+    assert stored <= set(fast_keys)
+    assert len(fast_keys) >= 14
+    fast_tree, ref_tree = tree(fast.lake), tree(ref.lake)
+    assert sorted(fast_tree) == sorted(ref_tree)
+    for path, data in fast_tree.items():
+        assert data == ref_tree[path], path
+    assert not any(OPTED_OUT in path for path in fast_tree)
+
+
+@pytest.mark.parametrize("limits", [DEFAULT, TIGHT], ids=["default-limits", "tight-limits"])
+async def test_same_metric_counters_with_and_without_the_fast_path(
+    tmp_path, tokens, limits, monkeypatch
+):
+    reqs, fast, ref = await both(tmp_path, tokens, limits, monkeypatch)
+    lines = counter_lines(fast.metrics)
+    assert lines == counter_lines(ref.metrics)
+    # Every POST of a record is counted under the route's template (the fast path's answers
+    # too), with its status; only the redirect of the trailing slash is "unmatched".
+    counts = Counter(r.status for r in reqs if r.method == "POST" and r.path == PATH)
+    for status, n in counts.items():
+        labels = f'method="POST",route="{PATH}",status="{status}"'
+        assert f"buildcensus_http_requests_total{{{labels}}} {n}" in lines
+    unmatched = [line for line in lines if 'route="unmatched"' in line]
+    assert unmatched == [
+        'buildcensus_http_requests_total{method="POST",route="unmatched",status="307"} 1',
+        'buildcensus_http_request_latency_seconds_count{route="unmatched"} 1',
+    ]
+    # The record counters say what the answers said (the route counts no record it refused
+    # for want of a token; the batch counts its items).
+    posted = [
+        a for r, a in zip(reqs, fast.answers, strict=True) if r.path == PATH and r.method == "POST"
+    ]
+    batch = next(a[1] for r, a in zip(reqs, fast.answers, strict=True) if r.label == "batch")
+    stored = sum(status == 201 for status, _, _ in posted) + batch["stored"]
+    duplicates = sum(status == 200 for status, _, _ in posted) + batch["duplicates"]
+    rejected = Counter(
+        body["error"]["code"]
+        for status, body, _ in posted
+        if status >= 400 and status not in (401, 403)
+    )
+    assert f"buildcensus_records_stored_total {stored}" in lines
+    assert f"buildcensus_records_duplicates_total {duplicates}" in lines
+    assert [line for line in lines if "rejected_total{" in line] == [
+        f'buildcensus_records_rejected_total{{code="{code}"}} {n}'
+        for code, n in sorted(rejected.items())
+    ]
+    assert {"conflict", "invalid_record", "project_opted_out", "too_deep"} <= set(rejected)
+    assert stored >= 12 and duplicates >= 4
+
+
+# --------------------------------------------------------------------- the packages memo
+
+
+def packages_variants() -> list[Any]:
+    """`packages` objects (and one absent): names to normalize, secrets to redact, given
+    `normalized` values, an empty object, and the same content with keys in another order."""
+    base = copy.deepcopy(BASE["packages"])
+    heavy = {
+        "pip": {
+            "user": [
+                {"name": "Sphinx_RTD.Theme", "specifier": ">=2", "extras": ["Dev_Tools"]},
+                {
+                    "name": "private-pkg",
+                    "url": "https://builder:s3cretpass@pypi.example.com/simple/private-pkg",
+                },
+            ],
+            "top_level": [{"name": "Sphinx_RTD.Theme", "version": "3.0.2"}],
+            "all": [
+                {"name": "Sphinx_RTD.Theme", "version": "3.0.2"},
+                {"name": "Zope.Interface", "version": "7.0"},
+                {"name": "Jinja2", "version": "3.1.4", "normalized": "given-by-the-client"},
+            ],
+        },
+        "conda": {
+            "user": [{"name": "Python_Dateutil", "pip": True}, {"name": "NumPy_Base"}],
+            "all": [
+                {"name": "Python_Dateutil", "version": "2.9", "channel": "conda-forge"},
+                {"name": "numpy", "channel": "https://user:hunter2pw@conda.example.com/private"},
+            ],
+        },
+        "apt": {
+            "user": [{"name": "Libxml2-Dev"}],
+            "all": [{"name": "Libxml2-Dev", "version": "2.9"}],
+        },
+    }
+    heavy_reordered = {
+        eco: {
+            scope: [dict(reversed(p.items())) for p in items]
+            for scope, items in reversed(v.items())
+        }
+        for eco, v in reversed(heavy.items())
+    }
+    return [base, heavy, heavy_reordered, {}, None, {"pip": {"all": []}}]
+
+
+def memo_records() -> list[dict[str, Any]]:
+    """Records whose packages objects repeat (as JSON text, and in content under other key
+    orders), over two days, with same-day duplicates and retries."""
+    variants = packages_variants()
+    configs = [
+        copy.deepcopy(BASE["config"]),
+        {
+            "user": {"version": 2, "build": {"os": "ubuntu-22.04"}},
+            "user_raw": "GH_TOKEN=ghp_" + "a" * 36,
+        },
+    ]
+    records = []
+    for i in range(36):
+        value = rec(1000 + i, python=f"3.12.{i % 5}", config=copy.deepcopy(configs[i % 2]))
+        value["build"]["start"] = f"2026-12-0{1 + i % 2}T10:{i:02d}:00Z"
+        packages = variants[i % len(variants)]
+        if packages is None:
+            del value["packages"]
+        else:
+            value["packages"] = copy.deepcopy(packages)
+        records.append(value)
+    records[5]["redactions"] = 2  # redacted by the client already: the lake adds its own
+    records[11]["redactions"] = 1
+    for i in (0, 7, 13):  # retries: the same build again
+        records.append(copy.deepcopy(records[i]))
+    for i in (3, 8, 26):  # the same content under another id, same day: duplicates
+        again = copy.deepcopy(records[i])
+        again["build"]["id"] = 2000 + i
+        again["build"]["start"] = records[i]["build"]["start"].replace(":00Z", ":30Z")
+        records.append(again)
+    return records
+
+
+async def test_memo_stores_what_the_model_path_stores(tmp_path, tokens, monkeypatch):
+    records = memo_records()
+    app = create_app(settings(tmp_path, "fast", tokens, DEFAULT))
+    ingestor = app.state.ingestor
+    spy = FastSpy()
+    spy.install(ingestor, monkeypatch)
+    hits: list[bytes] = []
+    known_part = ingestor.lake.known_part
+
+    def counting(key: bytes) -> Any:
+        part = known_part(key)
+        if part is not None and key.endswith(RAW_PACKAGES):
+            hits.append(key)
+        return part
+
+    monkeypatch.setattr(ingestor.lake, "known_part", counting)
+    answers = []
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for value in records:
+            r = await client.post(
+                PATH,
+                content=json.dumps(value),
+                headers={**auth(tokens.write), "content-type": JSON},
+            )
+            answers.append((r.status_code, r.json()))
+    assert spy.answered() == len(spy.outcomes) == len(records)  # all through the fast path
+    # Every packages object sent before as the same JSON text was a memo hit (an absent one
+    # is not looked up): 5 distinct objects, 2 of them (`{}`, empty lists) without blobs.
+    assert len(hits) == sum(r.get("packages") is not None for r in records) - 5
+    assert len(set(hits)) == 5
+
+    model = open_lake(str(tmp_path / "model"))
+    for value, (status, body) in zip(records, answers, strict=True):
+        result = model.store(parse_record(copy.deepcopy(value)))
+        assert (status, body["key"], body["duplicate_of"]) == (
+            201 if result.status == "stored" else 200,
+            result.key,
+            result.duplicate_of,
+        )
+    # Stored ones, retries, and same-day duplicates (also across key orders and across `{}`,
+    # an absent `packages` and empty lists, which are the same content).
+    assert {s for s, _ in answers} == {200, 201}
+    assert sum(body["duplicate_of"] is not None for _, body in answers) >= 6
+    fast_tree, model_tree = tree(tmp_path / "fast"), tree(tmp_path / "model")
+    fast_tree = {k: v for k, v in fast_tree.items() if k.startswith("telemetry/")}
+    assert sorted(fast_tree) == sorted(model_tree)
+    for path, data in fast_tree.items():
+        assert data == model_tree[path], path
+    everything = b"".join(fast_tree.values())
+    assert b"s3cretpass" not in everything and b"hunter2pw" not in everything
+    assert b"[REDACTED]" in everything
+    assert b'"sphinx-rtd-theme"' in everything and b'"given-by-the-client"' in everything
+    redacted = [json.loads(v) for k, v in fast_tree.items() if k.startswith("telemetry/builds/")]
+    assert any(doc.get("redactions", 0) >= 3 for doc in redacted)
+
+
+# ------------------------------------------------------------------ fallback, raw ASGI
+
+
+@dataclass
+class Raw:
+    """One request driven by hand: what was sent back, receive calls beyond the scripted
+    messages, and what the app raised."""
+
+    sent: list[dict[str, Any]]
+    extra_receives: int
+    raised: BaseException | None
+
+    @property
+    def status(self) -> int:
+        return self.sent[0]["status"]
+
+    @property
+    def body(self) -> Any:
+        return json.loads(b"".join(m.get("body", b"") for m in self.sent[1:]))
+
+
+async def call_raw(app: FastAPI, headers: dict[str, str], messages: list[dict[str, Any]]) -> Raw:
+    pending = list(messages)
+    sent: list[dict[str, Any]] = []
+    extra = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal extra
+        if pending:
+            return pending.pop(0)
+        extra += 1
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": PATH,
+        "raw_path": PATH.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 40000),
+        "server": ("test", 80),
+    }
+    raised = None
+    try:
+        await app(scope, receive, send)
+    except BaseException as exc:  # noqa: BLE001 - what the server would see
+        raised = exc
+    return Raw(sent, extra, raised)
+
+
+def pieces(data: bytes, n: int) -> list[dict[str, Any]]:
+    """`data` as n `http.request` messages."""
+    step = -(-len(data) // n)
+    chunks = [data[i : i + step] for i in range(0, len(data), step)]
+    return [
+        {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+        for i, c in enumerate(chunks)
+    ]
+
+
+def headers_for(tokens: Tokens, data: bytes) -> dict[str, str]:
+    return {**auth(tokens.write), "content-type": JSON, "content-length": str(len(data))}
+
+
+async def test_invalid_record_in_pieces_gets_the_routes_error(tmp_path, tokens, monkeypatch):
+    value = rec(42, project={"slug": "../x"})
+    data = json.dumps(value).encode()
+    apps = {
+        name: create_app(settings(tmp_path, name, tokens, DEFAULT), fast_path=fast)
+        for name, fast in (("fast", True), ("reference", False))
+    }
+    spy = FastSpy()
+    spy.install(apps["fast"].state.ingestor, monkeypatch)
+    raws = {
+        name: await call_raw(app, headers_for(tokens, data), pieces(data, 3))
+        for name, app in apps.items()
+    }
+    fast, ref = raws["fast"], raws["reference"]
+    assert spy.outcomes == [None]  # read whole, then handed on
+    assert fast.raised is None and fast.extra_receives == 0  # the route read the replay only
+    assert fast.sent == ref.sent
+    assert fast.status == 422
+    try:  # the route's own error, with its path: what validating the record says
+        apps["fast"].state.ingestor.validate(value)
+    except ApiError as exc:
+        assert fast.body == {"error": exc.detail()}
+    else:
+        raise AssertionError("the record should not validate")
+    assert fast.body["error"]["path"] == "project.slug"
+    metrics = apps["fast"].state.metrics
+    assert dict(metrics.rejected) == {"invalid_record": 1}  # counted once, by the route
+    assert dict(metrics.requests) == {("POST", PATH, "422"): 1}
+    assert list(open_lake(str(tmp_path / "fast")).iter_keys()) == []
+
+
+async def test_valid_record_in_pieces_is_stored_by_the_fast_path(tmp_path, tokens, monkeypatch):
+    data = json.dumps(rec(42)).encode()
+    app = create_app(settings(tmp_path, "fast", tokens, DEFAULT))
+    spy = FastSpy()
+    spy.install(app.state.ingestor, monkeypatch)
+    raw = await call_raw(app, headers_for(tokens, data), pieces(data, 7))
+    assert raw.raised is None and raw.extra_receives == 0
+    assert (raw.status, raw.body["status"]) == (201, "stored")
+    assert spy.answered() == 1
+    lake = open_lake(str(tmp_path / "fast"))
+    assert lake.get("42") == parse_record(rec(42)).to_json_dict()
+
+
+@pytest.mark.parametrize("first", [0, 1, 2], ids=["no-body", "one-piece", "two-pieces"])
+async def test_client_gone_mid_body_stores_nothing(tmp_path, tokens, monkeypatch, first):
+    data = json.dumps(rec(42)).encode()
+    messages = pieces(data, 3)[:first] + [{"type": "http.disconnect"}]
+    raws = {}
+    for name, fast in (("fast", True), ("reference", False)):
+        app = create_app(settings(tmp_path, name, tokens, DEFAULT), fast_path=fast)
+        spy = FastSpy()
+        spy.install(app.state.ingestor, monkeypatch)
+        raws[name] = await call_raw(app, headers_for(tokens, data), messages)
+        assert spy.outcomes == []  # the body never completed: nothing to ingest
+        assert app.state.metrics.stored == app.state.metrics.duplicates == 0
+        lake = tmp_path / name
+        assert list(open_lake(str(lake)).iter_keys()) == []
+        assert not (lake / "telemetry").exists()  # no blob, no marker either
+    fast, ref = raws["fast"], raws["reference"]
+    # The route answers as it always does for a vanished client (Starlette raises
+    # ClientDisconnect from the body stream; the server sees it after the 500).
+    assert fast.sent == ref.sent
+    assert type(fast.raised) is type(ref.raised) is ClientDisconnect
+    assert fast.extra_receives == ref.extra_receives == 0
+
+
+# ------------------------------------------------------------------------ internal errors
+
+
+async def test_internal_error_is_counted_under_the_route(tmp_path, tokens):
+    data = json.dumps(rec(42)).encode()
+    results = {}
+    for name, fast in (("fast", True), ("reference", False)):
+        app = create_app(settings(tmp_path, name, tokens, DEFAULT), fast_path=fast)
+
+        def broken(key: str, data: bytes) -> bool:
+            raise OSError("disk on fire")
+
+        app.state.ingestor.lake.storage.put_if_absent = broken
+        raw = await call_raw(app, headers_for(tokens, data), pieces(data, 1))
+        results[name] = (raw.sent, dict(app.state.metrics.requests))
+    fast, ref = results["fast"], results["reference"]
+    assert fast[0] == ref[0]  # the same 500 body and headers
+    assert fast[0][0]["status"] == 500
+    assert fast[1] == ref[1] == {("POST", PATH, "500"): 1}
