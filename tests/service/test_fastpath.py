@@ -20,16 +20,25 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from fastapi import FastAPI
 from starlette.requests import ClientDisconnect
 
 from buildcensus.lake import open_lake
-from buildcensus.record import parse_record
+from buildcensus.record import BuildRecord, parse_record
 from buildcensus.service import Limits, ServiceSettings, create_app
 from buildcensus.service.http_errors import ApiError
-from buildcensus.service.ingest import INLINE_MAX_BYTES, RAW_PACKAGES, Ingestor
+from buildcensus.service.ingest import (
+    INLINE_MAX_BYTES,
+    RAW_PACKAGES,
+    Ingestor,
+    OptOutList,
+    packages_key,
+    packages_span,
+)
 from buildcensus.service.limits import lengths_fit
+from buildcensus.service.metrics import Metrics
 
 from .conftest import Tokens
 
@@ -529,8 +538,33 @@ def memo_records() -> list[dict[str, Any]]:
     return records
 
 
-async def test_memo_stores_what_the_model_path_stores(tmp_path, tokens, monkeypatch):
-    records = memo_records()
+# Top-level fields in the order `BuildRecord` serializes them (`packages` before `doctool`).
+FIELD_ORDER = list(BuildRecord.model_fields)
+
+
+def in_model_order(value: dict[str, Any]) -> dict[str, Any]:
+    """`value` with its top-level keys in `BuildRecord`'s order (the same record)."""
+    return {k: value[k] for k in sorted(value, key=FIELD_ORDER.index)}
+
+
+# How a client may encode records: with spaces (Python's json), or compactly in the model's
+# field order (as `buildcensus submit` and the collector do), where the fast path finds the
+# `packages` text without parsing it (`packages_span`).
+ENCODINGS: dict[str, Callable[[dict[str, Any]], bytes]] = {
+    "json": lambda v: json.dumps(v).encode(),
+    "compact": lambda v: orjson.dumps(in_model_order(v)),
+}
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+async def test_memo_stores_what_the_model_path_stores(tmp_path, tokens, monkeypatch, encoding):
+    encode = ENCODINGS[encoding]
+    records = [{**r, "doctool": r.get("doctool", {"name": "sphinx"})} for r in memo_records()]
+    spans = []
+    monkeypatch.setattr(
+        "buildcensus.service.ingest.packages_span",
+        lambda body: spans.append(packages_span(body)) or spans[-1],
+    )
     app = create_app(settings(tmp_path, "fast", tokens, DEFAULT))
     ingestor = app.state.ingestor
     spy = FastSpy()
@@ -551,7 +585,7 @@ async def test_memo_stores_what_the_model_path_stores(tmp_path, tokens, monkeypa
         for value in records:
             r = await client.post(
                 PATH,
-                content=json.dumps(value),
+                content=encode(value),
                 headers={**auth(tokens.write), "content-type": JSON},
             )
             answers.append((r.status_code, r.json()))
@@ -560,6 +594,8 @@ async def test_memo_stores_what_the_model_path_stores(tmp_path, tokens, monkeypa
     # is not looked up): 5 distinct objects, 2 of them (`{}`, empty lists) without blobs.
     assert len(hits) == sum(r.get("packages") is not None for r in records) - 5
     assert len(set(hits)) == 5
+    with_text = [x for x in spans if x is not None]  # the compact bodies with `packages`
+    assert len(with_text) == (0 if encoding == "json" else len(hits) + 5)
 
     model = open_lake(str(tmp_path / "model"))
     for value, (status, body) in zip(records, answers, strict=True):
@@ -744,3 +780,76 @@ async def test_internal_error_is_counted_under_the_route(tmp_path, tokens):
     assert fast[0] == ref[0]  # the same 500 body and headers
     assert fast[0][0]["status"] == 500
     assert fast[1] == ref[1] == {("POST", PATH, "500"): 1}
+
+
+# ------------------------------------------------------------------ finding `packages` text
+
+
+def parse_fast_cases() -> list[bytes]:
+    """Bodies where the `packages` text is there to find, and bodies made to mislead it."""
+    value = in_model_order({**rec(7), "doctool": {"name": "sphinx", "theme": "furo"}})
+    good = orjson.dumps(value)
+    pk = orjson.dumps(value["packages"])
+    user = {"packages": value["packages"], "doctool": 1}
+    return [
+        good,
+        json.dumps(value).encode(),  # spaces: not found, parsed as a whole
+        orjson.dumps({**value, "packages": {}}),
+        orjson.dumps({k: v for k, v in value.items() if k != "packages"}),
+        orjson.dumps({k: v for k, v in value.items() if k != "doctool"}),
+        # a `packages` key inside config.user as well: two of them
+        orjson.dumps({**value, "config": {"user": user}}),
+        # the record's key spelled with an escape, a real-looking one nested: must not be taken
+        orjson.dumps({**value, "config": {"user": user}}).replace(
+            b'"packages":{"pip"', b'"\\u0070ackages":{"pip"', 1
+        ),
+        # a later `},"doctool":` (in an object after `doctool`): the guessed text is too long
+        orjson.dumps({**value, "collector": {"x": {}, "doctool": 1}}),
+        good.replace(b'"packages":{', b'"packages":[{', 1),  # broken JSON
+        good[:-1],  # truncated
+        good.replace(pk, pk[:-1] + b',"x":1}', 1),  # another packages object
+        good.replace(b'"packages":', b'"packages":0,"p":', 1),  # packages not an object
+    ]
+
+
+@pytest.mark.parametrize("index", range(12))
+def test_parse_fast_parses_what_orjson_parses(tmp_path, index):
+    """Whatever the body, `_parse_fast` gives what `orjson.loads` gives (or raises as it
+    does), except that a remembered `packages` text is left as a placeholder."""
+    cases = parse_fast_cases()
+    assert len(cases) == 12
+    body = cases[index]
+    ingestor = Ingestor(open_lake(str(tmp_path / "lake")), Limits(), OptOutList(None), Metrics())
+    try:
+        expected = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        with pytest.raises(orjson.JSONDecodeError):
+            ingestor._parse_fast(body)
+        return
+    value, memo = ingestor._parse_fast(body)
+    assert value == expected
+    packages = expected.get("packages") if isinstance(expected, dict) else None
+    assert (memo is None) == (not isinstance(packages, dict))
+    if memo is None:
+        return
+    key, known = memo
+    assert known is None
+    span = packages_span(body)
+    text = body[span[0] : span[1]] if span else None
+    if text is not None and key != packages_key(text):
+        text = None  # a span that did not check out: the whole body was parsed
+    # Found where a compact body has one `packages` object followed by `doctool`.
+    assert (text is not None) == (index in (0, 2, 10))
+    assert key in (packages_key(orjson.dumps(packages)), packages_key(text or b""))
+    # Remembered (a valid record's): the same body again is not parsed there, all else is.
+    try:
+        doc, _ = ingestor._validated(copy.deepcopy(expected), len(body), remember=False)
+    except ApiError:
+        return
+    ingestor.lake.document_part("packages", doc["packages"], key)
+    value, memo = ingestor._parse_fast(body)
+    assert memo is not None and memo[1] is not None
+    if text is not None:
+        assert value == {**expected, "packages": 0}
+    else:
+        assert value == expected

@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from buildcensus.errors import LakeError, RecordError, UsageError
-from buildcensus.lake import Lake, LocalStorage
+from buildcensus.lake import Lake, LocalStorage, Part
 from buildcensus.lake.keys import forgotten_key
 from buildcensus.record import MAX_DEPTH, BuildRecord, parse_record, parse_record_document
 from buildcensus.service.http_errors import ApiError
@@ -67,6 +67,30 @@ EMPTY_PACKAGES: dict[str, Any] = {
 # What a `packages` object's JSON hash is suffixed with to key its part in the lake's cache
 # (the lake's own keys end in a part name).
 RAW_PACKAGES = b"\x00received packages"
+
+
+# A validated document and the aliases to store it with (`Ingestor._validated`).
+_Valid = tuple[dict[str, Any], dict[str, bytes]]
+
+
+def packages_key(text: bytes | memoryview) -> bytes:
+    """The memo key of a `packages` object received as the JSON `text` (see `known_part`)."""
+    return hashlib.sha256(text).digest() + RAW_PACKAGES
+
+
+def packages_span(body: bytes) -> tuple[int, int] | None:
+    """Where the text of a record's `packages` object probably is in the JSON `body`, found
+    without parsing it, or None: from after the only `"packages":` (with no `\\u` escape in
+    the body, no other key can be spelled `packages`) to the last `,"doctool":`, which
+    follows it in records as `BuildRecord` serializes them, compactly. A guess, which the
+    caller checks (`Ingestor._parse_fast`)."""
+    if body.count(b'"packages"') != 1 or b"\\u" in body:
+        return None
+    start = body.find(b'"packages":{')
+    end = body.rfind(b'},"doctool":') + 1
+    if start < 0 or end <= start:
+        return None
+    return start + len(b'"packages":'), end
 
 
 @dataclass(frozen=True)
@@ -237,17 +261,16 @@ class Ingestor:
 
     def validate_document(self, value: Any, size: int | None = None) -> dict[str, Any]:
         """`validate(value, size).to_json_dict()` (the same checks and errors), without
-        building the model: what `store_document` takes."""
+        building the model."""
         doc, _ = self._validated(value, size, remember=False)
         return doc
 
-    def _validated(
-        self, value: Any, size: int | None, remember: bool = True
-    ) -> tuple[dict[str, Any], dict[str, bytes]]:
+    def _validated(self, value: Any, size: int | None, remember: bool = True) -> _Valid:
         """`validate_document`, and the `aliases` to store the document with. With
         `remember`, a `packages` object received before (the same JSON) is not validated
         again: the document holds the lake's `Part` for it (see `Lake.known_part`)."""
-        found = self._valid_within_limits(value, size, remember)
+        memo = self._memo_of(value) if remember else None
+        found = self._valid_within_limits(value, size, memo)
         if found is None:  # the limits first, then the record's own rules
             check_shape(value, self.limits, size)
             try:
@@ -258,9 +281,18 @@ class Ingestor:
         self._check_opt_out(found[0]["project"]["slug"])
         return found
 
+    def _memo_of(self, value: Any) -> tuple[bytes, Part | None] | None:
+        """The memo key of a parsed record's `packages` object (its JSON text as orjson
+        writes it) and the part the lake remembers under it, if any."""
+        packages = value.get("packages") if type(value) is dict else None
+        if type(packages) is not dict:
+            return None
+        key = packages_key(orjson.dumps(packages))
+        return key, self.lake.known_part(key)
+
     def _valid_within_limits(
-        self, value: Any, size: int | None, remember: bool
-    ) -> tuple[dict[str, Any], dict[str, bytes]] | None:
+        self, value: Any, size: int | None, memo: tuple[bytes, Part | None] | None = None
+    ) -> _Valid | None:
         """The validated document (and aliases) of a current-shape record that is within the
         limits, or None when that cannot be shown cheaply (nothing is raised: the caller then
         checks the limits and validates as always, so errors come out as always).
@@ -270,9 +302,11 @@ class Ingestor:
         RECORD_SKELETON_DEPTH, and when `size` bytes cannot hold too long a string or list
         (`lengths_fit`), only depth can break a limit.
 
-        `packages` is validated on its own (no other field's rules look at it), so one the
-        lake remembers under the hash of its JSON text was valid, within these limits, and
-        gives the same stored part: it is skipped and its `Part` put in its place.
+        `memo`: the key of the record's `packages` text (`packages_key`) and the part the
+        lake remembers under it. `packages` is validated on its own (no other field's rules
+        look at it), so a remembered one was valid, within these limits, and gives the same
+        stored part: it is not looked at (it may even be a placeholder) and its `Part` is
+        put in its place. Otherwise the part will be remembered under the key (`aliases`).
         """
         limits = self.limits
         if (
@@ -286,12 +320,10 @@ class Ingestor:
             return None
         aliases: dict[str, bytes] = {}
         known = None
-        packages = value.get("packages")
-        if remember and type(packages) is dict:
-            alias = hashlib.sha256(orjson.dumps(packages)).digest() + RAW_PACKAGES
-            known = self.lake.known_part(alias)
+        if memo is not None:
+            key, known = memo
             if known is None:
-                aliases["packages"] = alias
+                aliases["packages"] = key
             else:
                 value = {**value, "packages": EMPTY_PACKAGES}
         try:
@@ -321,18 +353,12 @@ class Ingestor:
                 "project.slug",
             )
 
-    def store_document(self, doc: dict[str, Any]) -> Outcome:
-        """Store what `validate_document` returned (which is used up) durably (blocking); 409
-        when the build id exists with other content, 422 when the project was forgotten
-        (`buildcensus forget`)."""
-        outcome = self._store_unsynced(doc)
-        self.lake.sync()
-        return outcome
-
     def _store_unsynced(
         self, doc: dict[str, Any], aliases: dict[str, bytes] | None = None
     ) -> Outcome:
-        """`store_document` up to the durable sync, which the caller owes before answering.
+        """Store what `_validated` returned (which is used up), up to the durable sync, which
+        the caller owes before answering; 409 when the build id exists with other content,
+        422 when the project was forgotten (`buildcensus forget`).
 
         The build id's lock covers the check-then-write of `Lake.store_document`, not the
         sync: a writer that finds this record (stored or duplicate) syncs after finding it.
@@ -353,9 +379,11 @@ class Ingestor:
         self.metrics.record(outcome.status, outcome.error.code if outcome.error else None)
         return outcome
 
-    def _store_counted(self, doc: dict[str, Any]) -> Outcome:
+    def _store_counted(self, valid: _Valid) -> Outcome:
         try:
-            return self._counted(self.store_document(doc))
+            outcome = self._store_unsynced(*valid)
+            self.lake.sync()
+            return self._counted(outcome)
         except ApiError as exc:
             return self._counted(Outcome("rejected", exc.status, error=exc))
 
@@ -387,41 +415,41 @@ class Ingestor:
         upper bound), as for `validate`.
         """
         outcomes: list[Outcome | None] = [None] * len(items)
-        first: list[tuple[int, dict[str, Any]]] = []
-        repeats: list[tuple[int, dict[str, Any]]] = []
+        first: list[tuple[int, _Valid]] = []
+        repeats: list[tuple[int, _Valid]] = []
         seen: set[str] = set()  # str: ids 5 and "5" name the same storage key
         for i, item in enumerate(items):
             try:
                 if isinstance(item, ApiError):
                     raise item
-                doc = self.validate_document(item, sizes[i] if sizes is not None else None)
+                valid = self._validated(item, sizes[i] if sizes is not None else None)
             except ApiError as exc:
                 outcomes[i] = self._counted(Outcome("rejected", exc.status, error=exc))
                 continue
-            bid = str(doc["build"]["id"])
-            (repeats if bid in seen else first).append((i, doc))
+            bid = str(valid[0]["build"]["id"])
+            (repeats if bid in seen else first).append((i, valid))
             seen.add(bid)
         if self._group_commit:
             self._store_grouped(first + repeats, outcomes)
             return [o for o in outcomes if o is not None]
-        stored = self._pool.map(self._store_counted, [d for _, d in first])
+        stored = self._pool.map(self._store_counted, [v for _, v in first])
         for (i, _), outcome in zip(first, stored, strict=True):
             outcomes[i] = outcome
-        for i, doc in repeats:
-            outcomes[i] = self._store_counted(doc)
+        for i, valid in repeats:
+            outcomes[i] = self._store_counted(valid)
         return [o for o in outcomes if o is not None]
 
     def _store_grouped(
-        self, docs: list[tuple[int, dict[str, Any]]], outcomes: list[Outcome | None]
+        self, docs: list[tuple[int, _Valid]], outcomes: list[Outcome | None]
     ) -> None:
         """With group commit, storing is CPU work and one shared sync makes it all durable:
         store in order on this thread, sync once, then count (what threads would do, without
         a thread and a sync per record)."""
         done: list[Outcome] = []
         try:
-            for i, doc in docs:
+            for i, valid in docs:
                 try:
-                    outcome = self._store_unsynced(doc)
+                    outcome = self._store_unsynced(*valid)
                 except ApiError as exc:
                     outcome = Outcome("rejected", exc.status, error=exc)
                 outcomes[i] = outcome
@@ -462,10 +490,10 @@ class Ingestor:
         if not self.inline or len(body) > INLINE_MAX_BYTES:
             return None
         try:
-            value = orjson.loads(body)
+            value, memo = self._parse_fast(body)
         except orjson.JSONDecodeError:
             return None
-        found = self._valid_within_limits(value, len(body), remember=True)
+        found = self._valid_within_limits(value, len(body), memo)
         if found is None or found[0]["project"]["slug"] in self.optout:
             return None
         try:
@@ -474,6 +502,33 @@ class Ingestor:
             return None
         await self.lake.sync_async()
         return self._counted(outcome)
+
+    def _parse_fast(self, body: bytes) -> tuple[Any, tuple[bytes, Part | None] | None]:
+        """`orjson.loads(body)` and `_memo_of` it, without parsing or serializing a
+        `packages` object the lake remembers when its text can be found (`packages_span`).
+
+        The span is a guess, taken only once checked: the rest of the body, with a `0` in the
+        place of the span, must parse with that `0` as the record's `packages`, and the span
+        must be the text of one JSON value: one the lake remembers by the hash of exactly
+        this text, or else one that parses on its own. A JSON value ends where its text
+        does, so the span then is exactly the record's `packages`.
+        """
+        span = packages_span(body)
+        if span is not None:
+            start, end = span
+            key = packages_key(memoryview(body)[start:end])
+            known = self.lake.known_part(key)
+            try:
+                value = orjson.loads(body[:start] + b"0" + body[end:])
+                if type(value) is dict and type(value.get("packages")) is int:
+                    if value["packages"] == 0:
+                        if known is None:
+                            value["packages"] = orjson.loads(body[start:end])
+                        return value, (key, known)
+            except orjson.JSONDecodeError:
+                pass
+        value = orjson.loads(body)
+        return value, self._memo_of(value)
 
     async def handle_batch(self, request: Request) -> list[Outcome]:
         """POST /api/v1/builds/batch: a JSON array or NDJSON; one Outcome per item."""
