@@ -80,17 +80,21 @@ def packages_key(text: bytes | memoryview) -> bytes:
 
 def packages_span(body: bytes) -> tuple[int, int] | None:
     """Where the text of a record's `packages` object probably is in the JSON `body`, found
-    without parsing it, or None: from after the only `"packages":` (with no `\\u` escape in
-    the body, no other key can be spelled `packages`) to the last `,"doctool":`, which
-    follows it in records as `BuildRecord` serializes them, compactly. A guess, which the
-    caller checks (`Ingestor._parse_fast`)."""
-    if body.count(b'"packages"') != 1 or b"\\u" in body:
-        return None
-    start = body.find(b'"packages":{')
+    without parsing it, or None: from after the first `"packages":` to the last
+    `,"doctool":` (which follows it in records as `BuildRecord` serializes them, compactly),
+    with no other `"packages"` and no `\\u` escape outside that text (so no other key
+    outside it can be spelled `packages`). A guess, which the caller checks
+    (`Ingestor._parse_fast`)."""
+    key = body.find(b'"packages"')
     end = body.rfind(b'},"doctool":') + 1
-    if start < 0 or end <= start:
+    start = key + len(b'"packages":')
+    if key < 0 or end <= start or body[start - 1 : start + 1] != b":{":
         return None
-    return start + len(b'"packages":'), end
+    if body.find(b'"packages"', end) >= 0 or body.find(b"\\u", 0, start) >= 0:
+        return None
+    if body.find(b"\\u", end) >= 0:
+        return None
+    return start, end
 
 
 @dataclass(frozen=True)
@@ -508,10 +512,11 @@ class Ingestor:
         `packages` object the lake remembers when its text can be found (`packages_span`).
 
         The span is a guess, taken only once checked: the rest of the body, with a `0` in the
-        place of the span, must parse with that `0` as the record's `packages`, and the span
-        must be the text of one JSON value: one the lake remembers by the hash of exactly
-        this text, or else one that parses on its own. A JSON value ends where its text
-        does, so the span then is exactly the record's `packages`.
+        place of the span, must parse with that `0` as the record's `packages` (the only key
+        spelled `packages` outside the span is the one before it, so that is the record's),
+        and the span must be the text of one JSON value: one the lake remembers by the hash
+        of exactly this text, or else one that parses on its own. A JSON value ends where
+        its text does, so the span then is exactly the record's `packages`.
         """
         span = packages_span(body)
         if span is not None:
