@@ -197,8 +197,8 @@ class _SyncProcess:
     A writer's future joins `pending`; at most one sync is in flight, asked for by a byte
     down the pipe once the callbacks ready at the time have run (so the writers the loop is
     handling join the same sync). When the child answers, the futures of that sync are done
-    and, if more writers wait, the next sync is asked for at once: they all wrote before
-    it starts. If the child dies, the writers still waiting are synced on a thread, and the
+    and, if more writers wait, the next sync is asked for in the same way: they all wrote
+    before it starts. If the child dies, the writers still waiting are synced on a thread, and the
     caller's `_GroupSync` stops using this object (`alive`).
     """
 
@@ -269,7 +269,11 @@ class _SyncProcess:
         self.syncs += 1
         error = None if answer[-1:] == b"." else OSError("syncfs of the lake failed")
         _complete(futures, error)
-        self._ask()
+        if self._pending and not self._asked:
+            # Not at once: the requests the loop is about to handle (their data came in with
+            # this answer) then join the next sync instead of waiting for the one after.
+            self._asked = True
+            self.loop.call_soon(self._ask)
 
     def _died(self) -> None:
         """The child is gone: sync what waits on a thread; the caller goes back to threads."""
