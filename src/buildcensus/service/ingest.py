@@ -539,18 +539,29 @@ class Ingestor:
         """POST /api/v1/builds/batch: a JSON array or NDJSON; one Outcome per item."""
         mt = media_type(request, JSON_TYPES + NDJSON_TYPES)
         body = await read_body(request, self.limits.max_batch_bytes)
+        sizes: list[int] | None
         if mt in NDJSON_TYPES:
             items, sizes = self._split_ndjson(body)
         else:
             items = self._split_array(body)
             sizes = [len(body)] * len(items)  # each item's text is shorter than the array's
+            if not lengths_fit(len(body), self.limits):
+                sizes = None  # each item's own, below
         if len(items) > self.limits.max_batch:
             raise ApiError(
                 413,
                 "batch_too_large",
                 f"{len(items)} records in one batch; at most {self.limits.max_batch}",
             )
-        return await run_in_threadpool(self.ingest_many, items, sizes)
+        return await run_in_threadpool(self._ingest_items, items, sizes)
+
+    def _ingest_items(self, items: list[Any], sizes: list[int] | None) -> list[Outcome]:
+        """`ingest_many`; without `sizes`, each item's is the length of its compact JSON text,
+        which bounds its strings and lists as well as the text it came in (so a large batch
+        of ordinary records is not walked for lengths item by item)."""
+        if sizes is None:
+            sizes = [len(orjson.dumps(item)) for item in items]
+        return self.ingest_many(items, sizes)
 
     def _split_array(self, body: bytes) -> list[Any]:
         value = decode_json(body, self.limits)
