@@ -524,3 +524,35 @@ def test_store_document_stores_exactly_what_store_does(tmp_path, record_dict):
     statuses = {r.status if not isinstance(r, str) else "error" for r in a}
     assert statuses == {"stored", "duplicate", "error"}
     assert b"s3cret" not in b"".join(tree_b.values())
+
+
+def test_local_markers_are_links_to_their_document(tmp_path, record_dict):
+    """A local lake's same-day marker is a second name of the document (no file written);
+    key-holding markers (older lakes, object stores, crash repairs) still work, and a marker
+    holding neither is treated as absent."""
+    from buildcensus.lake import forget_project, marker_target
+    from buildcensus.lake.keys import DEDUP
+
+    lake = Lake(LocalStorage(tmp_path / "lake", durable=False))
+    record_dict["build"].update(id=1, start="2026-03-04T10:00:00Z")
+    key = lake.store(parse_record(record_dict)).key
+    (marker,) = lake.storage.list(DEDUP)
+    root = lake.storage.root
+    assert os.path.samefile(root / marker, root / key)
+    assert marker_target((root / marker).read_bytes()) == key
+    assert marker_target(key.encode()) == key
+    assert marker_target(b"") is None and marker_target(b'{"build": 1}') is None
+    # A same-day duplicate is found through the linked marker.
+    again = {**record_dict, "build": {**record_dict["build"], "id": 2}}
+    result = lake.store(parse_record(again))
+    assert (result.status, result.duplicate_of) == ("duplicate", key)
+    # An old-style marker (the key as its content) is read the same way.
+    lake.storage.delete(marker)
+    lake.storage.put(marker, key.encode())
+    third = {**record_dict, "build": {**record_dict["build"], "id": 3}}
+    assert lake.store(parse_record(third)).duplicate_of == key
+    # Forgetting the project removes the marker, whose content is the document.
+    lake.storage.delete(marker)
+    assert lake._mark(marker, key)
+    forget_project(lake, record_dict["project"]["slug"], datetime(2026, 3, 5, tzinfo=UTC))
+    assert list(lake.storage.list(DEDUP)) == []

@@ -46,6 +46,7 @@ __all__ = [
     "StoreResult",
     "forget_project",
     "forgotten_projects",
+    "marker_target",
     "open_lake",
     "open_storage",
 ]
@@ -95,6 +96,20 @@ def fingerprint(doc: dict[str, Any]) -> str:
     are not hashed again for every build.
     """
     return _fingerprint_refs(_refs_only(doc))
+
+
+def marker_target(content: bytes) -> str | None:
+    """The key a same-day marker points at, from its content: the key itself, or (a marker
+    linked to its document) the document, whose start and id give the key; None when it is
+    neither (e.g. a write cut short by a crash)."""
+    if content[:1] != b"{":
+        text = content.decode(errors="replace")
+        return text if text.startswith(BUILDS + "/") else None
+    try:
+        build = orjson.loads(content)["build"]
+        return build_key(datetime.fromisoformat(build["start"]), build["id"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
 
 
 def _is_ref(value: Any) -> bool:
@@ -362,11 +377,20 @@ class Lake:
             return StoreResult("duplicate", dkey, target)
         if not self.storage.put_if_absent(key, canonical(doc)):
             return self._restored(key, bid, fp)
-        if not self.storage.put_if_absent(marker, key.encode()):
+        if not self._mark(marker, key):
             # Crash leftovers or a concurrent writer: point the marker at a live document.
             if self._marker_target(marker) is None:
                 self.storage.put(marker, key.encode())
         return StoreResult("stored", key)
+
+    def _mark(self, marker: str, key: str) -> bool:
+        """Create the same-day marker of the document at `key` unless it exists: a second name
+        of the document where the storage can link (a local directory: no file to write),
+        else an object holding the key."""
+        link = getattr(self.storage, "link_if_absent", None)
+        if link is not None:
+            return bool(link(key, marker))
+        return self.storage.put_if_absent(marker, key.encode())
 
     def _restored(self, existing: str, bid: int | str, fp: str) -> StoreResult:
         """A build id stored again: fine with the same content, an error with other content."""
@@ -381,10 +405,10 @@ class Lake:
 
     def _marker_target(self, marker: str) -> str | None:
         try:
-            target = self.storage.get(marker).decode()
+            target = marker_target(self.storage.get(marker))
         except NotFoundError:
             return None
-        return target if self.storage.exists(target) else None
+        return target if target is not None and self.storage.exists(target) else None
 
     # ----------------------------------------------------------------- reading
 
@@ -500,7 +524,7 @@ def forget_project(lake: Lake, project: str, now: datetime) -> ForgetSummary:
     markers = 0
     for marker in list(lake.storage.list(DEDUP)):
         try:
-            target = lake.storage.get(marker).decode()
+            target = marker_target(lake.storage.get(marker))
         except NotFoundError:
             continue
         if target in doomed_set:

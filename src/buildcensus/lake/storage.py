@@ -408,6 +408,19 @@ class LocalStorage:
         self._sync_dir(os.path.dirname(path))
         return True
 
+    def link_if_absent(self, key: str, name: str) -> bool:
+        """Give the object at `key` a second name unless `name` exists (a hard link: the same
+        file, nothing written); True when this call made it."""
+        path = self._file(name)
+        parent = os.path.dirname(path)
+        self._mkdir(parent)
+        try:
+            os.link(self._file(key), path)
+        except FileExistsError:
+            return False
+        self._sync_dir(parent)
+        return True
+
     def get(self, key: str) -> bytes:
         # os.open, not open(): most gets of the ingest path look for a marker that is not
         # there, and a file object costs more than that lookup.
