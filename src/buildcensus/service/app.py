@@ -13,13 +13,13 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.types import Receive, Scope, Send
 
 from buildcensus import __version__
 from buildcensus.lake import open_lake
 from buildcensus.record import BuildRecord
 from buildcensus.service.auth import TokenStore, require_scope
 from buildcensus.service.builds_api import router as builds_router
-from buildcensus.service.fastpath import PATH as FAST_PATH
 from buildcensus.service.fastpath import FastIngest
 from buildcensus.service.http_errors import install_error_handlers
 from buildcensus.service.ingest import Ingestor, OptOutList, lock_file_for
@@ -100,12 +100,28 @@ def _optional_router(module: str) -> Any:
     return router
 
 
+class ServiceApp(FastAPI):
+    """FastAPI, with `fast` (when set) in front of it: `service.fastpath`."""
+
+    fast: FastIngest | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast is not None:
+            await self.fast(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """FastAPI's own handling (middleware, routing): what `fast` does not answer."""
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: ServiceSettings, *, fast_path: bool = True) -> FastAPI:
     """Build the service: state on `app.state`, routes, JSON errors, metrics.
 
     `fast_path=False` leaves every request to FastAPI's routing (see `service.fastpath`).
     """
-    app = FastAPI(
+    app = ServiceApp(
         title="buildcensus",
         version=__version__,
         description="Build telemetry: builders post records; readers get reports and raw data.",
@@ -129,12 +145,9 @@ def create_app(settings: ServiceSettings, *, fast_path: bool = True) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(builds_router)
-    if fast_path:  # inside the metrics middleware, which counts what it answers too
-        route = next(r for r in builds_router.routes if getattr(r, "path", None) == FAST_PATH)
-        app.add_middleware(
-            FastIngest, ingestor=app.state.ingestor, tokens=app.state.tokens, route=route
-        )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    if fast_path:
+        app.fast = FastIngest(app.handle, app.state.ingestor, app.state.tokens, app.state.metrics)
     for module, scope in OPTIONAL_ROUTERS:
         router = _optional_router(module)
         if router is not None:

@@ -1,8 +1,9 @@
 """The common case of `POST /api/v1/builds`, answered before FastAPI's routing.
 
 Nearly every request a builder sends is one valid record with a valid write token. For those,
-FastAPI's routing, dependency solving and request objects cost more CPU than validating and
-storing the record. `FastIngest` answers them itself with what the route would answer (the
+FastAPI's middleware, routing, dependency solving and request objects cost more CPU than
+validating and storing the record. `FastIngest`, in front of the FastAPI app (`ServiceApp`),
+answers them itself with what the route would answer (the
 same `Ingestor` calls, the same response), and hands everything else to the app unchanged:
 another path or method, a missing or wrong token, another content type, an unusual body, a
 record that does not validate or is refused. A request it has begun reading is handed on with
@@ -14,7 +15,7 @@ the same with and without it.
 from __future__ import annotations
 
 import logging
-from typing import Any
+import time
 
 from fastapi.security.utils import get_authorization_scheme_param
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +24,7 @@ from buildcensus.service.auth import TokenStore
 from buildcensus.service.http_errors import ApiError
 from buildcensus.service.ingest import INLINE_MAX_BYTES, Ingestor
 from buildcensus.service.limits import JSON_TYPES
+from buildcensus.service.metrics import Metrics
 
 log = logging.getLogger("buildcensus.service")
 
@@ -30,18 +32,20 @@ PATH = "/api/v1/builds"
 
 
 class FastIngest:
-    """Pure ASGI middleware: the happy path of `POST /api/v1/builds` (see the module)."""
+    """The happy path of `POST /api/v1/builds` (see the module), in front of `app`: an ASGI
+    app for every other request, and for the requests it hands on."""
 
     def __init__(
-        self, app: ASGIApp, ingestor: Ingestor, tokens: TokenStore, route: Any = None
+        self, app: ASGIApp, ingestor: Ingestor, tokens: TokenStore, metrics: Metrics
     ) -> None:
         self.app = app
         self.ingestor = ingestor
         self.tokens = tokens
-        self.route = route  # `POST /api/v1/builds`'s route (FastAPI's routing sets it again)
+        self.metrics = metrics  # what it answers it counts, as the metrics middleware would
         self.max_bytes = min(INLINE_MAX_BYTES, ingestor.limits.max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = time.perf_counter()
         if (
             scope["type"] != "http"
             or scope["path"] != PATH
@@ -52,25 +56,22 @@ class FastIngest:
         ):
             await self.app(scope, receive, send)
             return
-        if self.route is not None:  # what the routing would set: the metrics' route label
-            scope["route"] = self.route
         received: list[Message] = []
-        body = await self._body(receive, received)
-        outcome = None
-        if body is not None:
-            try:
-                outcome = await self.ingestor.ingest_fast(body)
-            except Exception as exc:  # noqa: BLE001 - what the app's handler of 500s does
-                log.error("internal error on POST %s", PATH, exc_info=exc)
-                await ApiError(500, "internal", "internal server error").response()(
-                    scope, receive, send
-                )
+        try:
+            body = await self._body(receive, received)
+            outcome = None if body is None else await self.ingestor.ingest_fast(body)
+        except Exception as exc:  # noqa: BLE001 - what the app's handler of 500s does
+            log.error("internal error on POST %s", PATH, exc_info=exc)
+            response = ApiError(500, "internal", "internal server error").response()
+        else:
+            if outcome is None:  # the route answers, from the start
+                await self.app(scope, _replay(received, receive), send)
                 return
-        if outcome is None:  # the route answers, from the start
-            await self.app(scope, _replay(received, receive), send)
-            return
-        response = outcome.response()
+            response = outcome.response()
         await response(scope, receive, send)
+        self.metrics.observe_request(
+            "POST", PATH, response.status_code, time.perf_counter() - start
+        )
 
     def _acceptable(self, headers: list[tuple[bytes, bytes]]) -> bool:
         """True for a JSON body of a known length within the limit, with a write token."""
