@@ -21,10 +21,10 @@ from buildcensus.errors import LakeError, NotFoundError
 
 def check_key(key: str) -> str:
     """Reject keys that could escape the store root (absolute, `..`, NUL, backslash)."""
-    if not key or key[0] == "/" or "\x00" in key or "\\" in key:
-        raise LakeError(f"invalid storage key: {key!r}")
-    parts = key.split("/")
-    if "" in parts or "." in parts or ".." in parts:
+    # Empty, absolute, a trailing or doubled `/`, a `.` or `..` segment: with a `/` added at
+    # both ends, each shows as `//`, `/./` or `/../` (one scan each, no list of segments).
+    bounded = f"/{key}/"
+    if "//" in bounded or "/./" in bounded or "/../" in bounded or "\x00" in key or "\\" in key:
         raise LakeError(f"invalid storage key: {key!r}")
     return key
 
