@@ -1,7 +1,7 @@
 """Ingest throughput: `buildcensus serve` vs a FastAPI endpoint that discards the same body.
 
     python bench/bench_ingest.py [--seconds 8] [--clients 16] [--batch 50] [--rounds 2]
-                                 [--workers 1]
+                                 [--workers 1] [--new-packages 0]
 
 Both servers run as uvicorn processes on 127.0.0.1 with the same settings (h11, no access
 log, `--workers` processes each; server CPU includes the worker processes). The load
@@ -10,8 +10,10 @@ small next to the servers'), with `--clients` concurrent connections posting rea
 records: 40-160 pip packages from a pool of 400, ~250 apt packages of one of three images, a
 user config, doctool data; 8-20 KB of JSON each. Every request carries a new build id and
 commit, so each one is a new record (not a same-day duplicate); package sets repeat across
-records as they do across builds of one project, so most blobs are already stored. Rounds
-alternate baseline and ingest so machine noise hits both. Prints a Markdown table.
+records as they do across builds of one project, so most blobs are already stored (and the
+service's memo of package lists hits); `--new-packages 0.1` sends a never-seen package list in
+one record of ten, `1` in every record. Rounds alternate baseline and ingest so machine noise
+hits both. Prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -206,13 +208,19 @@ async def _client(
         writer.close()
 
 
-def bodies_for(templates: list[bytes], batch: int, counter: list[int]) -> Any:
-    """An endless iterator of request bodies, each with fresh build ids."""
+def bodies_for(
+    templates: list[bytes], batch: int, counter: list[int], fresh: tuple[list[bytes], int] = ([], 0)
+) -> Any:
+    """An endless iterator of request bodies, each with fresh build ids; with `fresh`
+    (templates with a package version set by the id, n), every n-th record from those: a
+    package list no request sent before."""
+    unique, every = fresh
     while True:
         items = []
         for _ in range(batch):
             counter[0] += 1
-            tpl = templates[counter[0] % len(templates)]
+            pick = unique if every and counter[0] % every == 0 else templates
+            tpl = pick[counter[0] % len(pick)]
             items.append(tpl.replace(ID_MARK, str(10**14 + counter[0]).encode()))
         yield items[0] if batch == 1 else b"[" + b",".join(items) + b"]"
 
@@ -326,10 +334,11 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--workers", type=int, default=1, help="server processes (both servers)")
     p.add_argument(
-        "--unique-packages",
-        action="store_true",
-        help="a package list no request sent before, in every request (the ingest path's "
-        "memo of package lists then never hits)",
+        "--new-packages",
+        type=float,
+        default=0.0,
+        help="share of records with a package list no request sent before (e.g. a dependency "
+        "released; 1: every record, the ingest path's memo of package lists never hits)",
     )
     p.add_argument("--serve-baseline", type=int, help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -342,7 +351,9 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     token = create_token(tmp / "tokens.json", "bench", ["write"])
-    templates = realistic_templates(300, unique_packages=a.unique_packages)
+    templates = realistic_templates(300)
+    every = round(1 / a.new_packages) if a.new_packages > 0 else 0
+    fresh = (realistic_templates(300, seed=8, unique_packages=True), every)
     sizes = sorted(len(t) for t in templates)
     bp, ip = free_port(), free_port()
     workers = ["--workers", str(a.workers)]
@@ -363,7 +374,7 @@ def main() -> None:
         for _ in range(a.rounds):
             for mode, path, n, clients in modes:
                 for name, port, proc in (("baseline", bp, baseline), ("ingest", ip, ingest)):
-                    bodies = bodies_for(templates, n, counter)
+                    bodies = bodies_for(templates, n, counter, fresh)
                     run = load(port, proc.pid, path, token, bodies, clients, a)
                     results.setdefault((mode, name), []).append(run)
     finally:
@@ -377,6 +388,7 @@ def main() -> None:
         f"records: {sizes[0] // 1024}-{sizes[-1] // 1024} KB JSON (median {median} KB); "
         f"{a.rounds} x {a.seconds:g} s per cell; {os.cpu_count()} CPUs; "
         f"{a.workers} server process{'es' if a.workers > 1 else ''} each; "
+        f"new package lists in {1 / every if every else 0:.0%} of records; "
         f"load average {os.getloadavg()[0]:.2f}"
     )
     print()
