@@ -123,3 +123,17 @@ def server(tmp_path: Path, tokens: Tokens) -> Iterator[Server]:
         yield srv
     finally:
         srv.stop()
+
+
+def lake_files(root: Path) -> dict[str, bytes]:
+    """Every file under a lake's `root` by path relative to it, the lock file aside (an empty
+    file the first store creates)."""
+    out = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            if name == ".ingest.lock":
+                continue
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as f:
+                out[os.path.relpath(path, root)] = f.read()
+    return out

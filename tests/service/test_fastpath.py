@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -40,7 +39,7 @@ from buildcensus.service.ingest import (
 from buildcensus.service.limits import lengths_fit
 from buildcensus.service.metrics import Metrics
 
-from .conftest import Tokens
+from .conftest import Tokens, lake_files
 
 pytestmark = pytest.mark.anyio
 
@@ -81,20 +80,6 @@ def nested(levels: int) -> dict[str, Any]:
     for _ in range(levels):
         value = {"a": value}
     return value
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    """Every file under `root` (the lock file aside: an empty file, created by the first
-    store), by path relative to `root`."""
-    out = {}
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            if name == ".ingest.lock":
-                continue
-            path = os.path.join(dirpath, name)
-            with open(path, "rb") as f:
-                out[os.path.relpath(path, root)] = f.read()
-    return out
 
 
 def settings(tmp_path: Path, name: str, tokens: Tokens, limits: Limits) -> ServiceSettings:
@@ -412,7 +397,7 @@ async def test_same_answers_and_lake_with_and_without_the_fast_path(
     }
     assert stored <= set(fast_keys)
     assert len(fast_keys) >= 14
-    fast_tree, ref_tree = tree(fast.lake), tree(ref.lake)
+    fast_tree, ref_tree = lake_files(fast.lake), lake_files(ref.lake)
     assert sorted(fast_tree) == sorted(ref_tree)
     for path, data in fast_tree.items():
         assert data == ref_tree[path], path
@@ -609,7 +594,7 @@ async def test_memo_stores_what_the_model_path_stores(tmp_path, tokens, monkeypa
     # an absent `packages` and empty lists, which are the same content).
     assert {s for s, _ in answers} == {200, 201}
     assert sum(body["duplicate_of"] is not None for _, body in answers) >= 6
-    fast_tree, model_tree = tree(tmp_path / "fast"), tree(tmp_path / "model")
+    fast_tree, model_tree = lake_files(tmp_path / "fast"), lake_files(tmp_path / "model")
     fast_tree = {k: v for k, v in fast_tree.items() if k.startswith("telemetry/")}
     assert sorted(fast_tree) == sorted(model_tree)
     for path, data in fast_tree.items():

@@ -4,8 +4,6 @@ one thread with one group-commit sync, or on a few threads with per-file fsyncs.
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 from buildcensus.lake import open_lake
@@ -14,17 +12,7 @@ from buildcensus.service.ingest import Ingestor, OptOutList
 from buildcensus.service.metrics import Metrics
 from buildcensus.service.settings import Limits
 
-
-def _tree(root: Path) -> dict[str, bytes]:
-    out = {}
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            if name == ".ingest.lock":
-                continue
-            path = os.path.join(dirpath, name)
-            with open(path, "rb") as f:
-                out[os.path.relpath(path, root)] = f.read()
-    return out
+from .conftest import lake_files
 
 
 def _batch(base: dict[str, Any], retry: bool = False) -> list[Any]:
@@ -59,7 +47,7 @@ def test_grouped_and_threaded_batches_agree(tmp_path, record_dict):
         first = ingestor.ingest_many(_batch(record_dict))
         again = ingestor.ingest_many(_batch(record_dict, retry=True))
         outcomes = [o.to_json() for o in first + again]
-        results[name] = (outcomes, metrics.render(), _tree(tmp_path / name))
+        results[name] = (outcomes, metrics.render(), lake_files(tmp_path / name))
     assert results["grouped"] == results["threaded"]
     statuses = {o["status"] for o in results["grouped"][0]}
     assert statuses == {"stored", "duplicate", "rejected"}
