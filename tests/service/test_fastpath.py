@@ -290,6 +290,41 @@ def sequence(tokens: Tokens, limits: Limits) -> list[Req]:
             w,
             path=PATH + "/batch",
         ),
+        # Batches (the fast path answers small JSON arrays, item by item, as the route does).
+        Req("batch of one", 200, orjson.dumps([rec(72)]), w, path=PATH + "/batch"),
+        Req(
+            "batch: stored, invalid, retried, repeated id, same-day duplicate",
+            200,
+            json.dumps(
+                [
+                    rec(73, python="3.7.2"),
+                    rec(74, project={"slug": "../x"}),
+                    rec(72),
+                    rec(73, python="3.7.3"),
+                    rec(75, python="3.7.2"),
+                ]
+            ).encode(),
+            w,
+            path=PATH + "/batch",
+        ),
+        Req("empty batch", 200, b"[]", w, path=PATH + "/batch"),
+        Req("batch not an array", 422, json.dumps(rec(76)).encode(), w, path=PATH + "/batch"),
+        Req("batch, malformed", 400, b"[{", w, path=PATH + "/batch", code="malformed_json"),
+        Req(
+            "batch, NDJSON",
+            200,
+            json.dumps(rec(77, python="3.7.4")).encode() + b"\n" + json.dumps(rec(78)).encode(),
+            {**w, "content-type": "application/x-ndjson"},
+            path=PATH + "/batch",
+        ),
+        Req(
+            "batch, read-only token",
+            403,
+            json.dumps([rec(79)]).encode(),
+            auth(tokens.read) | ctype(JSON),
+            path=PATH + "/batch",
+            code="forbidden",
+        ),
         Req("trailing slash", 307, json.dumps(rec(71)).encode(), w, path=PATH + "/"),
         Req("another method", 405, None, w, method="PUT"),
         Req("read back", 200, None, auth(tokens.read), method="GET", path=PATH + "/52"),
@@ -427,13 +462,25 @@ async def test_same_metric_counters_with_and_without_the_fast_path(
     posted = [
         a for r, a in zip(reqs, fast.answers, strict=True) if r.path == PATH and r.method == "POST"
     ]
-    batch = next(a[1] for r, a in zip(reqs, fast.answers, strict=True) if r.label == "batch")
-    stored = sum(status == 201 for status, _, _ in posted) + batch["stored"]
-    duplicates = sum(status == 200 for status, _, _ in posted) + batch["duplicates"]
+    batches = [
+        a[1]
+        for r, a in zip(reqs, fast.answers, strict=True)
+        if r.path == PATH + "/batch" and a[0] == 200
+    ]
+    assert len(batches) == 5
+    stored = sum(status == 201 for status, _, _ in posted) + sum(b["stored"] for b in batches)
+    duplicates = sum(status == 200 for status, _, _ in posted)
+    duplicates += sum(b["duplicates"] for b in batches)
     rejected = Counter(
         body["error"]["code"]
         for status, body, _ in posted
         if status >= 400 and status not in (401, 403)
+    )
+    rejected += Counter(
+        item["error"]["code"]
+        for b in batches
+        for item in b["results"]
+        if item["status"] == "rejected"
     )
     assert f"buildcensus_records_stored_total {stored}" in lines
     assert f"buildcensus_records_duplicates_total {duplicates}" in lines
@@ -838,3 +885,37 @@ def test_parse_fast_parses_what_orjson_parses(tmp_path, index):
         assert value == {**expected, "packages": 0}
     else:
         assert value == expected
+
+
+async def test_small_batches_are_answered_by_the_fast_path(tmp_path, tokens, monkeypatch):
+    """A JSON array within the inline size is stored on the event loop by the fast path (a
+    batch of one is what `buildcensus submit` sends for a build); NDJSON and batch-level
+    errors go to the route."""
+    app = create_app(settings(tmp_path, "fast", tokens, DEFAULT))
+    ingestor = app.state.ingestor
+    answered: list[bool] = []
+    real = ingestor.ingest_batch_fast
+
+    async def spy(body: bytes) -> Any:
+        outcomes = await real(body)
+        answered.append(outcomes is not None)
+        return outcomes
+
+    monkeypatch.setattr(ingestor, "ingest_batch_fast", spy)
+    headers = {**auth(tokens.write), "content-type": JSON}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        one = await client.post(PATH + "/batch", content=orjson.dumps([rec(1)]), headers=headers)
+        again = await client.post(PATH + "/batch", content=orjson.dumps([rec(1)]), headers=headers)
+        bad = await client.post(PATH + "/batch", content=b"{}", headers=headers)
+        ndjson = await client.post(
+            PATH + "/batch",
+            content=orjson.dumps(rec(2, python="3.9.9")),
+            headers={**headers, "content-type": "application/x-ndjson"},
+        )
+    assert (one.status_code, one.json()["stored"]) == (200, 1)
+    assert (again.status_code, again.json()["duplicates"]) == (200, 1)
+    assert (bad.status_code, bad.json()["error"]["code"]) == (422, "invalid_request")
+    assert (ndjson.status_code, ndjson.json()["stored"]) == (200, 1)
+    assert answered == [True, True, False]  # NDJSON never reaches it
+    assert len(list(ingestor.lake.iter_keys())) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 from typing import Any
 
@@ -142,7 +143,9 @@ def _ingest_outcome(fn: Any, value: Any, size: int | None) -> Any:
 
 
 def _nest(depth: int, leaf: Any) -> Any:
-    value = leaf
+    # A copy: hypothesis' `just({})` is one object, and the same dict nested in two places
+    # (one inside the other, by a later change) would make a cycle.
+    value = copy.deepcopy(leaf)
     for i in range(depth):
         value = {"k": value} if i % 2 else [value]
     return value

@@ -15,7 +15,7 @@ from buildcensus.errors import NotFoundError
 from buildcensus.names import is_build_id
 from buildcensus.service.auth import require_scope
 from buildcensus.service.http_errors import ERROR_RESPONSES, ApiError, ErrorDetail
-from buildcensus.service.ingest import Ingestor
+from buildcensus.service.ingest import Ingestor, batch_answer
 from buildcensus.service.metrics import CONTENT_TYPE
 
 router = APIRouter()
@@ -122,15 +122,7 @@ async def post_build(request: Request) -> Response:
 )
 async def post_batch(request: Request) -> Response:
     """Store each record of a batch; 200 with one result per item, in input order."""
-    outcomes = await _ingestor(request).handle_batch(request)
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("stored", "duplicate", "rejected")}
-    body = {
-        "results": [{"index": i, **o.to_json()} for i, o in enumerate(outcomes)],
-        "stored": counts["stored"],
-        "duplicates": counts["duplicate"],
-        "rejected": counts["rejected"],
-    }
-    return json_response(body)
+    return batch_answer(await _ingestor(request).handle_batch(request))
 
 
 @router.get(

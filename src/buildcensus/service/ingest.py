@@ -97,6 +97,17 @@ def packages_span(body: bytes) -> tuple[int, int] | None:
     return start, end
 
 
+def batch_answer(outcomes: list[Outcome]) -> Response:
+    """The answer to `POST /api/v1/builds/batch`: one result per item, and counts."""
+    body = {
+        "results": [{"index": i, **o.to_json()} for i, o in enumerate(outcomes)],
+        "stored": sum(o.status == "stored" for o in outcomes),
+        "duplicates": sum(o.status == "duplicate" for o in outcomes),
+        "rejected": sum(o.status == "rejected" for o in outcomes),
+    }
+    return Response(orjson.dumps(body), 200, media_type=JSON_TYPE)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What became of one posted record."""
@@ -418,9 +429,49 @@ class Ingestor:
         Error paths are relative to the item. `sizes`: bytes of each item's JSON text (or an
         upper bound), as for `validate`.
         """
+        outcomes, docs = self._validated_items(items, sizes)
+        if self._group_commit:
+            done: list[Outcome] = []
+            try:
+                self._store_in_turn(docs, outcomes, done)
+            finally:  # also when storing failed midway: what was stored is made durable
+                if any(o.error is None for o in done):
+                    self.lake.sync()
+                self._count_all(done)
+            return [o for o in outcomes if o is not None]
+        repeats = [(i, valid) for i, valid, again in docs if again]
+        first = [(i, valid) for i, valid, again in docs if not again]
+        stored = self._pool.map(self._store_counted, [v for _, v in first])
+        for (i, _), outcome in zip(first, stored, strict=True):
+            outcomes[i] = outcome
+        for i, valid in repeats:
+            outcomes[i] = self._store_counted(valid)
+        return [o for o in outcomes if o is not None]
+
+    async def _ingest_many_inline(
+        self, items: list[Any | ApiError], sizes: list[int] | None
+    ) -> list[Outcome]:
+        """`ingest_many` with group commit, on the event loop: a small batch (one record, as
+        `buildcensus submit` sends a build's) costs no trip to a thread, and its sync is
+        awaited, not waited for."""
+        outcomes, docs = self._validated_items(items, sizes)
+        done: list[Outcome] = []
+        try:
+            self._store_in_turn(docs, outcomes, done)
+        finally:  # also when storing failed midway: what was stored is made durable
+            if any(o.error is None for o in done):
+                await self.lake.sync_async()
+            self._count_all(done)
+        return [o for o in outcomes if o is not None]
+
+    def _validated_items(
+        self, items: list[Any | ApiError], sizes: list[int] | None
+    ) -> tuple[list[Outcome | None], list[tuple[int, _Valid, bool]]]:
+        """The rejected items' outcomes (counted), and the valid ones to store in this order:
+        (index, validated, a repeat of an earlier item's build id), first occurrences first."""
         outcomes: list[Outcome | None] = [None] * len(items)
-        first: list[tuple[int, _Valid]] = []
-        repeats: list[tuple[int, _Valid]] = []
+        first: list[tuple[int, _Valid, bool]] = []
+        repeats: list[tuple[int, _Valid, bool]] = []
         seen: set[str] = set()  # str: ids 5 and "5" name the same storage key
         for i, item in enumerate(items):
             try:
@@ -431,38 +482,31 @@ class Ingestor:
                 outcomes[i] = self._counted(Outcome("rejected", exc.status, error=exc))
                 continue
             bid = str(valid[0]["build"]["id"])
-            (repeats if bid in seen else first).append((i, valid))
+            again = bid in seen
+            (repeats if again else first).append((i, valid, again))
             seen.add(bid)
-        if self._group_commit:
-            self._store_grouped(first + repeats, outcomes)
-            return [o for o in outcomes if o is not None]
-        stored = self._pool.map(self._store_counted, [v for _, v in first])
-        for (i, _), outcome in zip(first, stored, strict=True):
-            outcomes[i] = outcome
-        for i, valid in repeats:
-            outcomes[i] = self._store_counted(valid)
-        return [o for o in outcomes if o is not None]
+        return outcomes, first + repeats
 
-    def _store_grouped(
-        self, docs: list[tuple[int, _Valid]], outcomes: list[Outcome | None]
+    def _store_in_turn(
+        self,
+        docs: list[tuple[int, _Valid, bool]],
+        outcomes: list[Outcome | None],
+        done: list[Outcome],
     ) -> None:
-        """With group commit, storing is CPU work and one shared sync makes it all durable:
-        store in order on this thread, sync once, then count (what threads would do, without
-        a thread and a sync per record)."""
-        done: list[Outcome] = []
-        try:
-            for i, valid in docs:
-                try:
-                    outcome = self._store_unsynced(*valid)
-                except ApiError as exc:
-                    outcome = Outcome("rejected", exc.status, error=exc)
-                outcomes[i] = outcome
-                done.append(outcome)
-        finally:  # also when storing failed midway: what was stored is made durable, counted
-            if any(o.error is None for o in done):
-                self.lake.sync()
-            for outcome in done:
-                self._counted(outcome)
+        """With group commit, storing is CPU work and one shared sync (the caller's) makes it
+        all durable: store in order, each outcome into `outcomes` and `done` (what threads
+        would do, without a thread and a sync per record)."""
+        for i, valid, _ in docs:
+            try:
+                outcome = self._store_unsynced(*valid)
+            except ApiError as exc:
+                outcome = Outcome("rejected", exc.status, error=exc)
+            outcomes[i] = outcome
+            done.append(outcome)
+
+    def _count_all(self, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            self._counted(outcome)
 
     async def handle_one(self, request: Request) -> Outcome:
         """POST /api/v1/builds: one JSON record. Raises ApiError (counted) when rejected."""
@@ -535,6 +579,23 @@ class Ingestor:
         value = orjson.loads(body)
         return value, self._memo_of(value)
 
+    async def ingest_batch_fast(self, body: bytes) -> list[Outcome] | None:
+        """`handle_batch` for a JSON array already read, when it is small enough to store on
+        the event loop; None, having written nothing, when `handle_batch` has to answer
+        instead (malformed, not an array, too many items, or not a local lake). Items are
+        checked, and rejected, one by one as there."""
+        if not self._group_commit or len(body) > INLINE_MAX_BYTES:
+            return None
+        try:
+            items = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        if type(items) is not list or len(items) > self.limits.max_batch:
+            return None
+        if not lengths_fit(len(body), self.limits):
+            return None
+        return await self._ingest_many_inline(items, [len(body)] * len(items))
+
     async def handle_batch(self, request: Request) -> list[Outcome]:
         """POST /api/v1/builds/batch: a JSON array or NDJSON; one Outcome per item."""
         mt = media_type(request, JSON_TYPES + NDJSON_TYPES)
@@ -553,6 +614,8 @@ class Ingestor:
                 "batch_too_large",
                 f"{len(items)} records in one batch; at most {self.limits.max_batch}",
             )
+        if self._group_commit and len(body) <= INLINE_MAX_BYTES and sizes is not None:
+            return await self._ingest_many_inline(items, sizes)
         return await run_in_threadpool(self._ingest_items, items, sizes)
 
     def _ingest_items(self, items: list[Any], sizes: list[int] | None) -> list[Outcome]:
