@@ -35,6 +35,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
+PATH, BATCH_PATH = "/api/v1/builds", "/api/v1/builds/batch"
 ID_MARK = b"987654321012345"  # replaced per request by a unique build id (same length)
 
 
@@ -209,11 +210,15 @@ async def _client(
 
 
 def bodies_for(
-    templates: list[bytes], batch: int, counter: list[int], fresh: tuple[list[bytes], int] = ([], 0)
+    templates: list[bytes],
+    batch: int,
+    counter: list[int],
+    fresh: tuple[list[bytes], int] = ([], 0),
+    array: bool = False,
 ) -> Any:
-    """An endless iterator of request bodies, each with fresh build ids; with `fresh`
-    (templates with a package version set by the id, n), every n-th record from those: a
-    package list no request sent before."""
+    """An endless iterator of request bodies (`batch` records in a JSON array, or one record),
+    each with fresh build ids; with `fresh` (templates with a package version set by the id,
+    n), every n-th record from those: a package list no request sent before."""
     unique, every = fresh
     while True:
         items = []
@@ -222,7 +227,7 @@ def bodies_for(
             pick = unique if every and counter[0] % every == 0 else templates
             tpl = pick[counter[0] % len(pick)]
             items.append(tpl.replace(ID_MARK, str(10**14 + counter[0]).encode()))
-        yield items[0] if batch == 1 else b"[" + b",".join(items) + b"]"
+        yield b"[" + b",".join(items) + b"]" if array else items[0]
 
 
 def load(
@@ -366,15 +371,15 @@ def main() -> None:
     )  # fmt: skip
     time.sleep(1.0 if a.workers > 1 else 0)  # every worker listening, not just the first
     counter = [0]
-    modes = [("single", "/api/v1/builds", 1, a.clients)]
+    modes = [("single", PATH, 1, a.clients)]
     if a.batch:
-        modes.append((f"batch of {a.batch}", "/api/v1/builds/batch", a.batch, a.batch_clients))
+        modes.append((f"batch of {a.batch}", BATCH_PATH, a.batch, a.batch_clients))
     results: dict[tuple[str, str], list[Run]] = {}
     try:
         for _ in range(a.rounds):
             for mode, path, n, clients in modes:
                 for name, port, proc in (("baseline", bp, baseline), ("ingest", ip, ingest)):
-                    bodies = bodies_for(templates, n, counter, fresh)
+                    bodies = bodies_for(templates, n, counter, fresh, path == BATCH_PATH)
                     run = load(port, proc.pid, path, token, bodies, clients, a)
                     results.setdefault((mode, name), []).append(run)
     finally:

@@ -675,7 +675,9 @@ class Raw:
         return json.loads(b"".join(m.get("body", b"") for m in self.sent[1:]))
 
 
-async def call_raw(app: FastAPI, headers: dict[str, str], messages: list[dict[str, Any]]) -> Raw:
+async def call_raw(
+    app: FastAPI, headers: dict[str, str | bytes], messages: list[dict[str, Any]]
+) -> Raw:
     pending = list(messages)
     sent: list[dict[str, Any]] = []
     extra = 0
@@ -700,7 +702,10 @@ async def call_raw(app: FastAPI, headers: dict[str, str], messages: list[dict[st
         "raw_path": PATH.encode(),
         "root_path": "",
         "query_string": b"",
-        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+        "headers": [
+            (k.lower().encode(), v if isinstance(v, bytes) else v.encode())
+            for k, v in headers.items()
+        ],
         "client": ("127.0.0.1", 40000),
         "server": ("test", 80),
     }
@@ -919,3 +924,13 @@ async def test_small_batches_are_answered_by_the_fast_path(tmp_path, tokens, mon
     assert (ndjson.status_code, ndjson.json()["stored"]) == (200, 1)
     assert answered == [True, True, False]  # NDJSON never reaches it
     assert len(list(ingestor.lake.iter_keys())) == 2
+
+
+@pytest.mark.parametrize("fast", [True, False])
+async def test_content_length_that_is_not_ascii_digits_is_400(tmp_path, tokens, fast):
+    """'²' is a digit to `str.isdigit` but not to `int`: a 400, not a 500, on both paths."""
+    app = create_app(settings(tmp_path, "lake", tokens, DEFAULT), fast_path=fast)
+    data = json.dumps(rec(90)).encode()
+    headers = {**auth(tokens.write), "content-type": JSON, "content-length": "²".encode("latin-1")}
+    raw = await call_raw(app, headers, [{"type": "http.request", "body": data}])
+    assert (raw.status, raw.body["error"]["code"]) == (400, "bad_request")

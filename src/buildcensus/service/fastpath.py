@@ -35,8 +35,8 @@ BATCH_PATH = "/api/v1/builds/batch"
 
 
 class FastIngest:
-    """The happy path of `POST /api/v1/builds` (see the module), in front of `app`: an ASGI
-    app for every other request, and for the requests it hands on."""
+    """The happy path of `POST /api/v1/builds` and `/batch` (see the module), in front of
+    `app`: an ASGI app for every other request, and for the requests it hands on."""
 
     def __init__(
         self, app: ASGIApp, ingestor: Ingestor, tokens: TokenStore, metrics: Metrics

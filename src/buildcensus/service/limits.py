@@ -35,7 +35,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing (413) more than `limit` bytes before reading it all."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):  # "²" is a digit to str.isdigit
             raise ApiError(400, "bad_request", "invalid Content-Length header")
         if int(declared) > limit:
             raise _too_large(limit)
