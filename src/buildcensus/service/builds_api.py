@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel
@@ -14,7 +13,7 @@ from buildcensus import __version__
 from buildcensus.errors import NotFoundError
 from buildcensus.names import is_build_id
 from buildcensus.service.auth import require_scope
-from buildcensus.service.http_errors import ERROR_RESPONSES, ApiError, ErrorDetail
+from buildcensus.service.http_errors import ERROR_RESPONSES, ApiError, ErrorDetail, json_response
 from buildcensus.service.ingest import Ingestor, batch_answer
 from buildcensus.service.metrics import CONTENT_TYPE
 
@@ -72,11 +71,6 @@ class Health(BaseModel):
 
     status: Literal["ok"]
     version: str
-
-
-def json_response(value: Any, status: int = 200) -> Response:
-    """A JSON response serialized with orjson."""
-    return Response(orjson.dumps(value), status, media_type="application/json")
 
 
 def _ingestor(request: Request) -> Ingestor:

@@ -20,8 +20,7 @@ from buildcensus.explain import find_regressions as _find
 from buildcensus.explain._sources import require_warehouse, warehouse_connection
 from buildcensus.lake import Lake, open_lake
 from buildcensus.names import is_build_id
-from buildcensus.service.builds_api import json_response
-from buildcensus.service.http_errors import ERROR_RESPONSES, ApiError, ErrorBody
+from buildcensus.service.http_errors import ERROR_RESPONSES, ApiError, ErrorBody, json_response
 
 router = APIRouter()
 

@@ -1,17 +1,25 @@
-"""JSON errors at the HTTP edge: every 4xx/5xx body is `{"error": {"code", "message", "path"}}`."""
+"""JSON at the HTTP edge: answers (`json_response`), and errors, every 4xx/5xx body being
+`{"error": {"code", "message", "path"}}`."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("buildcensus.service")
+
+
+def json_response(value: Any, status: int = 200) -> Response:
+    """A JSON response serialized with orjson."""
+    return Response(orjson.dumps(value), status, media_type="application/json")
+
 
 _CODES = {
     400: "bad_request",

@@ -30,7 +30,7 @@ from buildcensus.errors import LakeError, RecordError, UsageError
 from buildcensus.lake import Lake, LocalStorage, Part
 from buildcensus.lake.keys import forgotten_key
 from buildcensus.record import MAX_DEPTH, BuildRecord, parse_record, parse_record_document
-from buildcensus.service.http_errors import ApiError
+from buildcensus.service.http_errors import ApiError, json_response
 from buildcensus.service.limits import (
     JSON_TYPES,
     NDJSON_TYPES,
@@ -53,8 +53,6 @@ INLINE_MAX_BYTES = 256 * 1024
 # How deep the containers of a valid record nest outside `config.user` and `config.final`: the
 # record, `packages`, `pip`, `user`, one requirement, its `extras`.
 RECORD_SKELETON_DEPTH = 6
-
-JSON_TYPE = "application/json"
 
 # Every package list, empty: validates without a default factory (stands in for a `packages`
 # object the lake knows; the validator does not change its input).
@@ -105,7 +103,7 @@ def batch_answer(outcomes: list[Outcome]) -> Response:
         "duplicates": sum(o.status == "duplicate" for o in outcomes),
         "rejected": sum(o.status == "rejected" for o in outcomes),
     }
-    return Response(orjson.dumps(body), 200, media_type=JSON_TYPE)
+    return json_response(body)
 
 
 @dataclass(frozen=True)
@@ -138,7 +136,7 @@ class Outcome:
 
     def response(self) -> Response:
         """The answer to `POST /api/v1/builds` for this record (stored or duplicate)."""
-        return Response(orjson.dumps(self.to_json()), self.http_status, media_type=JSON_TYPE)
+        return json_response(self.to_json(), self.http_status)
 
 
 class OptOutList:

@@ -19,8 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from buildcensus.errors import QueryError, WarehouseError
 from buildcensus.reports import REPORTS, ReportParams, connect_warehouse, make_params, run_report
-from buildcensus.service.builds_api import json_response
-from buildcensus.service.http_errors import ERROR_RESPONSES, ApiError, ErrorBody
+from buildcensus.service.http_errors import ERROR_RESPONSES, ApiError, ErrorBody, json_response
 
 router = APIRouter()
 
