@@ -153,7 +153,6 @@ class Part:
 
 
 _PART_NAMES = ("config", "packages")
-
 _PART_CACHE_SIZE = 8192
 
 

@@ -427,18 +427,16 @@ class Ingestor:
         Error paths are relative to the item. `sizes`: bytes of each item's JSON text (or an
         upper bound), as for `validate`.
         """
-        outcomes, docs = self._validated_items(items, sizes)
+        outcomes, first, repeats = self._validated_items(items, sizes)
         if self._group_commit:
             done: list[Outcome] = []
             try:
-                self._store_in_turn(docs, outcomes, done)
+                self._store_in_turn(first + repeats, outcomes, done)
             finally:  # also when storing failed midway: what was stored is made durable
                 if any(o.error is None for o in done):
                     self.lake.sync()
                 self._count_all(done)
             return [o for o in outcomes if o is not None]
-        repeats = [(i, valid) for i, valid, again in docs if again]
-        first = [(i, valid) for i, valid, again in docs if not again]
         stored = self._pool.map(self._store_counted, [v for _, v in first])
         for (i, _), outcome in zip(first, stored, strict=True):
             outcomes[i] = outcome
@@ -452,10 +450,10 @@ class Ingestor:
         """`ingest_many` with group commit, on the event loop: a small batch (one record, as
         `buildcensus submit` sends a build's) costs no trip to a thread, and its sync is
         awaited, not waited for."""
-        outcomes, docs = self._validated_items(items, sizes)
+        outcomes, first, repeats = self._validated_items(items, sizes)
         done: list[Outcome] = []
         try:
-            self._store_in_turn(docs, outcomes, done)
+            self._store_in_turn(first + repeats, outcomes, done)
         finally:  # also when storing failed midway: what was stored is made durable
             if any(o.error is None for o in done):
                 await self.lake.sync_async()
@@ -464,12 +462,12 @@ class Ingestor:
 
     def _validated_items(
         self, items: list[Any | ApiError], sizes: list[int] | None
-    ) -> tuple[list[Outcome | None], list[tuple[int, _Valid, bool]]]:
-        """The rejected items' outcomes (counted), and the valid ones to store in this order:
-        (index, validated, a repeat of an earlier item's build id), first occurrences first."""
+    ) -> tuple[list[Outcome | None], list[tuple[int, _Valid]], list[tuple[int, _Valid]]]:
+        """The rejected items' outcomes (counted), and the valid ones as (index, validated):
+        first occurrences of build ids, then repeats (to store after them)."""
         outcomes: list[Outcome | None] = [None] * len(items)
-        first: list[tuple[int, _Valid, bool]] = []
-        repeats: list[tuple[int, _Valid, bool]] = []
+        first: list[tuple[int, _Valid]] = []
+        repeats: list[tuple[int, _Valid]] = []
         seen: set[str] = set()  # str: ids 5 and "5" name the same storage key
         for i, item in enumerate(items):
             try:
@@ -480,21 +478,20 @@ class Ingestor:
                 outcomes[i] = self._counted(Outcome("rejected", exc.status, error=exc))
                 continue
             bid = str(valid[0]["build"]["id"])
-            again = bid in seen
-            (repeats if again else first).append((i, valid, again))
+            (repeats if bid in seen else first).append((i, valid))
             seen.add(bid)
-        return outcomes, first + repeats
+        return outcomes, first, repeats
 
     def _store_in_turn(
         self,
-        docs: list[tuple[int, _Valid, bool]],
+        docs: list[tuple[int, _Valid]],
         outcomes: list[Outcome | None],
         done: list[Outcome],
     ) -> None:
         """With group commit, storing is CPU work and one shared sync (the caller's) makes it
         all durable: store in order, each outcome into `outcomes` and `done` (what threads
         would do, without a thread and a sync per record)."""
-        for i, valid, _ in docs:
+        for i, valid in docs:
             try:
                 outcome = self._store_unsynced(*valid)
             except ApiError as exc:
