@@ -11,7 +11,7 @@ import sys
 import threading
 import weakref
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
@@ -141,7 +141,7 @@ class _GroupSync:
         loop = asyncio.get_running_loop()
         syncer = self._syncer
         if syncer is None and not self._syncer_failed:
-            syncer = self._syncer = _SyncProcess.start(self._root, loop)
+            syncer = self._syncer = _SyncProcess.start(self._root, loop, self.wait)
             self._syncer_failed = syncer is None
         if syncer is not None and syncer.loop is loop and syncer.alive:
             await syncer.wait()
@@ -198,14 +198,21 @@ class _SyncProcess:
     down the pipe once the callbacks ready at the time have run (so the writers the loop is
     handling join the same sync). When the child answers, the futures of that sync are done
     and, if more writers wait, the next sync is asked for in the same way: they all wrote
-    before it starts. If the child dies, the writers still waiting are synced on a thread, and the
-    caller's `_GroupSync` stops using this object (`alive`).
+    before it starts. If the child dies, the writers still waiting are synced on a thread by
+    `fallback` (the `_GroupSync`'s own `wait`), and the `_GroupSync` stops using this object
+    (`alive`).
     """
 
-    def __init__(self, proc: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        loop: asyncio.AbstractEventLoop,
+        fallback: Callable[[], None],
+    ) -> None:
         assert proc.stdin is not None and proc.stdout is not None
         self.proc = proc
         self.loop = loop
+        self._fallback = fallback
         self.alive = True
         self.requests = 0  # syncs asked for
         self.syncs = 0  # syncs done (each covers every writer waiting when it was asked for)
@@ -220,9 +227,11 @@ class _SyncProcess:
         self._finalizer = weakref.finalize(self, _stop_child, proc)
 
     @classmethod
-    def start(cls, root: Path, loop: asyncio.AbstractEventLoop) -> _SyncProcess | None:
+    def start(
+        cls, root: Path, loop: asyncio.AbstractEventLoop, fallback: Callable[[], None]
+    ) -> _SyncProcess | None:
         """A running sync process for `root`'s file system, or None where none can run."""
-        if not hasattr(os, "sync") or sys.platform != "linux":  # pragma: no cover
+        if sys.platform != "linux":  # pragma: no cover - syncfs
             return None
         try:
             proc = subprocess.Popen(
@@ -232,7 +241,7 @@ class _SyncProcess:
                 stderr=subprocess.DEVNULL,
                 close_fds=True,
             )
-            return cls(proc, loop)
+            return cls(proc, loop, fallback)
         except (OSError, NotImplementedError):  # pragma: no cover - e.g. out of processes
             return None
 
@@ -282,7 +291,7 @@ class _SyncProcess:
         waiting = (self._inflight or []) + self._pending
         self._inflight, self._pending = None, []
         if waiting:
-            done = self.loop.run_in_executor(None, os.sync)
+            done = self.loop.run_in_executor(None, self._fallback)
             done.add_done_callback(lambda f: _complete(waiting, f.exception()))
 
     def close(self) -> None:
