@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import errno
 import os
 import signal
 import subprocess
@@ -556,3 +557,50 @@ def test_local_markers_are_links_to_their_document(tmp_path, record_dict):
     assert lake._mark(marker, key)
     forget_project(lake, record_dict["project"]["slug"], datetime(2026, 3, 5, tzinfo=UTC))
     assert list(lake.storage.list(DEDUP)) == []
+
+
+def test_put_if_absent_by_unnamed_file(tmp_path):
+    """New objects are written as unnamed files linked in place: no temporary name, one link."""
+    s = LocalStorage(tmp_path / "s", durable=True)
+    assert s._unnamed  # Linux with O_TMPFILE on this file system
+    assert s.put_if_absent("a/b/c.json", b"1") is True
+    assert s.put_if_absent("a/b/c.json", b"2") is False
+    assert s._unnamed  # still: a name that exists is no failure
+    assert os.listdir(tmp_path / "s" / "a" / "b") == ["c.json"]
+    assert s.get("a/b/c.json") == b"1" and os.stat(tmp_path / "s/a/b/c.json").st_nlink == 1
+
+
+def test_put_if_absent_by_unnamed_file_with_a_relative_root(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = LocalStorage("lake")
+    assert s.put_if_absent("a/c.json", b"1") is True
+    assert s._unnamed and (tmp_path / "lake/a/c.json").read_bytes() == b"1"
+
+
+@pytest.mark.parametrize("fails", ["open", "link"])
+def test_put_if_absent_falls_back_to_named_temp_files(tmp_path, monkeypatch, fails):
+    """Without O_TMPFILE (e.g. NFS) or /proc, new objects take a named temp file, once and for
+    all, with the same results."""
+    import buildcensus.lake.storage as storage_mod
+
+    real_open, real_link = os.open, os.link
+
+    def no_tmpfile(path, flags, *a, **k):
+        if fails == "open" and flags & os.O_TMPFILE == os.O_TMPFILE:
+            raise OSError(errno.EOPNOTSUPP, "not supported")
+        return real_open(path, flags, *a, **k)
+
+    def no_proc(src, dst, *a, **k):
+        if fails == "link" and str(src).startswith("/proc/"):
+            raise FileNotFoundError(errno.ENOENT, "no /proc")
+        return real_link(src, dst, *a, **k)
+
+    monkeypatch.setattr(storage_mod.os, "open", no_tmpfile)
+    monkeypatch.setattr(storage_mod.os, "link", no_proc)
+    s = LocalStorage(tmp_path / "s")
+    assert s.put_if_absent("a/c.json", b"1") is True
+    assert not s._unnamed
+    assert s.put_if_absent("a/c.json", b"2") is False
+    assert s.put_if_absent("a/d.json", b"3") is True
+    assert sorted(os.listdir(tmp_path / "s" / "a")) == ["c.json", "d.json"]
+    assert s.get("a/c.json") == b"1" and s.get("a/d.json") == b"3"

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from buildcensus.lake import open_lake
+from buildcensus.lake.locks import BuildIdLocks
 from buildcensus.service.app import settings_from_env, settings_to_env
-from buildcensus.service.ingest import BuildIdLocks
 from buildcensus.service.settings import Limits, ServiceSettings
 
 from .conftest import Server, Tokens, auth

@@ -73,9 +73,9 @@ def serve(
     import uvicorn
 
     from buildcensus.errors import UsageError
+    from buildcensus.lake.locks import lock_file_for
     from buildcensus.service import Limits, ServiceSettings, create_app
     from buildcensus.service.app import SETTINGS_ENV, settings_to_env, tune_gc
-    from buildcensus.service.ingest import lock_file_for
 
     if tokens is None:
         err("warning: no --tokens file: every protected route answers 401")

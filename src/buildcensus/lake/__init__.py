@@ -41,6 +41,7 @@ __all__ = [
     "Lake",
     "LocalStorage",
     "Part",
+    "Prepared",
     "Storage",
     "ForgetSummary",
     "StoreResult",
@@ -154,6 +155,21 @@ class Part:
 
 _PART_NAMES = ("config", "packages")
 _PART_CACHE_SIZE = 8192
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A build document ready to store (`Lake.prepare_document`, `Lake.commit`): its bytes,
+    keys and fingerprint, so that only the lake's checks and writes are left (which the
+    ingest service's writer process makes, `lake.writer`)."""
+
+    key: str
+    duplicate_key: str  # where a same-day duplicate's reference goes
+    marker: str  # the same-day marker of its content (`dedup_key`)
+    data: bytes  # the document (canonical JSON)
+    fingerprint: str
+    build_id: int | str
+    reference: dict[str, Any]  # a same-day duplicate's reference, but its `duplicate_of`
 
 
 @dataclass(frozen=True)
@@ -328,23 +344,32 @@ class Lake:
         # hashed once per content, not once per build).
         doc = record.model_dump(mode="json", exclude=set(_PART_NAMES))
         parts = [self._part(name, getattr(record, name), shared_parts) for name in _PART_NAMES]
-        return self._write(doc, parts, record.build.start, record.build.id)
+        return self.commit(self._prepare(doc, parts, record.build.start, record.build.id))
 
     def _store_document(self, doc: dict[str, Any], aliases: dict[str, bytes]) -> StoreResult:
+        return self.commit(self.prepare_document(doc, aliases))
+
+    def prepare_document(
+        self, doc: dict[str, Any], aliases: dict[str, bytes] | None = None
+    ) -> Prepared:
+        """`store_document` up to the checks and writes of the document itself (`commit`):
+        refuses a forgotten project (LakeError), redacts, and writes the blobs of parts new
+        to the lake. Takes `doc` and `aliases` as `store_document` does."""
         self._check_not_forgotten(doc["project"]["slug"])
         parts = []
         for name in _PART_NAMES:  # each a Part already (`known_part`), or its value
             value = doc.pop(name)
             if type(value) is not Part:
-                value = self.document_part(name, value, aliases.get(name))
+                value = self.document_part(name, value, (aliases or {}).get(name))
             parts.append(value)
         build = doc["build"]
-        return self._write(doc, parts, datetime.fromisoformat(build["start"]), build["id"])
+        return self._prepare(doc, parts, datetime.fromisoformat(build["start"]), build["id"])
 
-    def _write(
+    def _prepare(
         self, doc: dict[str, Any], parts: list[Part], start: datetime, bid: int | str
-    ) -> StoreResult:
-        """Store the light part `doc` (redacted here) with the record's dehydrated parts."""
+    ) -> Prepared:
+        """The light part `doc` (redacted here) with the record's dehydrated parts, ready to
+        commit."""
         redact_document(doc)
         heavy = 0
         for name, part in zip(_PART_NAMES, parts, strict=True):
@@ -352,35 +377,47 @@ class Lake:
             heavy += part.redactions
         if heavy:
             doc["redactions"] = doc.get("redactions", 0) + heavy
-        key = build_key(start, bid)
-        dkey = duplicate_key(start, bid)
         fp = _fingerprint_refs(doc)
+        reference = {
+            "schema_version": doc["schema_version"],
+            "project": doc["project"]["slug"],
+            "version": doc["version"]["slug"],
+            "build": {k: doc["build"][k] for k in ("id", "start", "length")},
+            "collector": doc["collector"],
+        }
+        return Prepared(
+            build_key(start, bid),
+            duplicate_key(start, bid),
+            dedup_key(start, fp),
+            canonical(doc),
+            fp,
+            bid,
+            reference,
+        )
+
+    def commit(self, prepared: Prepared) -> StoreResult:
+        """Store a prepared build document (not synced: see `store_document(sync=False)`):
+        a build id stored again is idempotent (LakeError when its content differs), a
+        same-day duplicate becomes a reference to the first document."""
+        p = prepared
         # A re-stored build id is idempotent (a build already stored in full is caught when
         # its document cannot be created below).
-        if self.storage.exists(dkey):
-            return self._restored(dkey, bid, fp)
-        marker = dedup_key(start, fp)
-        target = self._marker_target(marker)
-        if target is not None and target != key:
-            if self.storage.exists(key):
-                return self._restored(key, bid, fp)
-            ref = {
-                "schema_version": doc["schema_version"],
-                "duplicate_of": target,
-                "project": doc["project"]["slug"],
-                "version": doc["version"]["slug"],
-                "build": {k: doc["build"][k] for k in ("id", "start", "length")},
-                "collector": doc["collector"],
-            }
-            self.storage.put(dkey, canonical(ref))
-            return StoreResult("duplicate", dkey, target)
-        if not self.storage.put_if_absent(key, canonical(doc)):
-            return self._restored(key, bid, fp)
-        if not self._mark(marker, key):
+        if self.storage.exists(p.duplicate_key):
+            return self._restored(p.duplicate_key, p.build_id, p.fingerprint)
+        target = self._marker_target(p.marker)
+        if target is not None and target != p.key:
+            if self.storage.exists(p.key):
+                return self._restored(p.key, p.build_id, p.fingerprint)
+            ref = {**p.reference, "duplicate_of": target}
+            self.storage.put(p.duplicate_key, canonical(ref))
+            return StoreResult("duplicate", p.duplicate_key, target)
+        if not self.storage.put_if_absent(p.key, p.data):
+            return self._restored(p.key, p.build_id, p.fingerprint)
+        if not self._mark(p.marker, p.key):
             # Crash leftovers or a concurrent writer: point the marker at a live document.
-            if self._marker_target(marker) is None:
-                self.storage.put(marker, key.encode())
-        return StoreResult("stored", key)
+            if self._marker_target(p.marker) is None:
+                self.storage.put(p.marker, p.key.encode())
+        return StoreResult("stored", p.key)
 
     def _mark(self, marker: str, key: str) -> bool:
         """Create the same-day marker of the document at `key` unless it exists: a second name

@@ -323,7 +323,8 @@ def _complete(futures: list[asyncio.Future[None]], error: BaseException | None) 
 
 
 class LocalStorage:
-    """A directory tree. Atomic writes by temp file + fsync + os.replace.
+    """A directory tree. Atomic writes: by temp file + fsync + os.replace, and new objects
+    (`put_if_absent`) by an unnamed file + fsync + link, so a reader never sees a partial one.
 
     `durable=False` skips every fsync (bulk loads sync once at the end). `group_commit=True`
     skips the per-file fsyncs and makes `sync()` share one file-system sync among concurrent
@@ -339,6 +340,9 @@ class LocalStorage:
         self.durable = durable and not group_commit
         self._dirs: set[str] = set()
         self._group = _GroupSync(self.root) if group_commit else None
+        # New objects are written as unnamed files and linked in place (Linux), until that
+        # fails once (`_link_unnamed`).
+        self._unnamed = hasattr(os, "O_TMPFILE")
 
     @property
     def group_commit(self) -> bool:
@@ -407,6 +411,10 @@ class LocalStorage:
     def put_if_absent(self, key: str, data: bytes) -> bool:
         # No existence check first: callers ask for objects that are almost always new.
         path = self._file(key)
+        if self._unnamed:
+            created = self._link_unnamed(path, data)
+            if created is not None:
+                return created
         tmp = self._write_temp(path, data)
         try:
             os.link(tmp, path)  # atomic create-if-absent: link fails when the name exists
@@ -415,6 +423,39 @@ class LocalStorage:
         finally:
             os.unlink(tmp)
         self._sync_dir(os.path.dirname(path))
+        return True
+
+    def _link_unnamed(self, path: str, data: bytes) -> bool | None:
+        """`put_if_absent` by an unnamed file (`O_TMPFILE`) given its name once written:
+        nothing to unlink afterwards, and no temporary name in the directory. None (nothing
+        done) where the file system or the system cannot; this storage then stops trying.
+        """
+        parent = os.path.dirname(path)
+        self._mkdir(parent)
+        try:
+            fd = os.open(parent, os.O_WRONLY | os.O_TMPFILE | os.O_CLOEXEC, 0o600)
+        except OSError:  # e.g. EOPNOTSUPP (NFS), EISDIR (a kernel without O_TMPFILE)
+            self._unnamed = False
+            return None
+        try:
+            _write_all(fd, data)
+            if self.durable:
+                os.fsync(fd)
+            # linkat(AT_SYMLINK_FOLLOW) of /proc/self/fd/N names the unnamed file (no
+            # privilege needed, unlike AT_EMPTY_PATH). os.link calls linkat, not link, when
+            # given a directory descriptor, which an absolute path then ignores.
+            if not path.startswith("/"):  # a lake given by a relative path
+                path = os.path.abspath(path)
+            try:
+                os.link(f"/proc/self/fd/{fd}", path, dst_dir_fd=fd)
+            except FileExistsError:
+                return False
+            except OSError:  # no /proc (some sandboxes): take named temporary files
+                self._unnamed = False
+                return None
+        finally:
+            os.close(fd)
+        self._sync_dir(parent)
         return True
 
     def link_if_absent(self, key: str, name: str) -> bool:

@@ -17,12 +17,13 @@ from starlette.types import Receive, Scope, Send
 
 from buildcensus import __version__
 from buildcensus.lake import open_lake
+from buildcensus.lake.locks import lock_file_for
 from buildcensus.record import BuildRecord
 from buildcensus.service.auth import TokenStore, require_scope
 from buildcensus.service.builds_api import router as builds_router
 from buildcensus.service.fastpath import FastIngest
 from buildcensus.service.http_errors import install_error_handlers
-from buildcensus.service.ingest import Ingestor, OptOutList, lock_file_for
+from buildcensus.service.ingest import Ingestor, OptOutList
 from buildcensus.service.metrics import Metrics, MetricsMiddleware
 from buildcensus.service.settings import Limits, ServiceSettings
 
