@@ -82,7 +82,11 @@ def nested(levels: int) -> dict[str, Any]:
     return value
 
 
-def settings(tmp_path: Path, name: str, tokens: Tokens, limits: Limits) -> ServiceSettings:
+def settings(
+    tmp_path: Path, name: str, tokens: Tokens, limits: Limits, writer: bool = False
+) -> ServiceSettings:
+    """The service's settings; `writer`: with its writer process (`lake.writer`), which the
+    tests start before the first request (`run`), so the fast path uses it throughout."""
     optout = tmp_path / "optout.txt"
     optout.write_text(f"# projects that opted out\n{OPTED_OUT}\n", encoding="utf-8")
     return ServiceSettings(
@@ -91,6 +95,7 @@ def settings(tmp_path: Path, name: str, tokens: Tokens, limits: Limits) -> Servi
         tokens_file=tokens.file,
         exclude_projects_file=optout,
         limits=limits,
+        writer_process=writer,
     )
 
 
@@ -347,11 +352,16 @@ class Run:
     lake: Path
     fast: FastSpy
     fast_calls: list[int]  # how many times ingest_fast had been called after each request
+    written: int = 0  # documents the writer process answered
 
 
 async def run(app: FastAPI, reqs: list[Req], lake: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+    ingestor = app.state.ingestor
+    writer = app.state.settings.writer_process
+    if writer:
+        assert await ingestor.start_writer(wait=60)
     spy = FastSpy()
-    spy.install(app.state.ingestor, monkeypatch)
+    spy.install(ingestor, monkeypatch)
     answers, calls = [], []
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -365,16 +375,27 @@ async def run(app: FastAPI, reqs: list[Req], lake: Path, monkeypatch: pytest.Mon
             answers.append((resp.status_code, body, resp.headers.multi_items()))
             calls.append(len(spy.outcomes))
         metrics = (await client.get("/metrics")).text
-    return Run(answers, metrics, lake, spy, calls)
+    written = 0
+    if writer:
+        assert ingestor._writer.alive  # it answered every record it was handed
+        written = ingestor._writer.answers
+        ingestor.close()
+    return Run(answers, metrics, lake, spy, calls, written)
 
 
 async def both(
-    tmp_path: Path, tokens: Tokens, limits: Limits, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    tokens: Tokens,
+    limits: Limits,
+    monkeypatch: pytest.MonkeyPatch,
+    writer: bool = False,
 ) -> tuple[list[Req], Run, Run]:
+    """The sequence sent to the fast path (`writer`: with the writer process) and to the
+    route alone."""
     reqs = sequence(tokens, limits)
     runs = []
     for name, fast in (("fast", True), ("reference", False)):
-        app = create_app(settings(tmp_path, name, tokens, limits), fast_path=fast)
+        app = create_app(settings(tmp_path, name, tokens, limits, writer and fast), fast_path=fast)
         runs.append(await run(app, reqs, tmp_path / name, monkeypatch))
     return reqs, runs[0], runs[1]
 
@@ -382,11 +403,15 @@ async def both(
 # ------------------------------------------------------------------------------- tests
 
 
+WRITER = pytest.mark.parametrize("writer", [False, True], ids=["inline", "writer-process"])
+
+
+@WRITER
 @pytest.mark.parametrize("limits", [DEFAULT, TIGHT], ids=["default-limits", "tight-limits"])
 async def test_same_answers_and_lake_with_and_without_the_fast_path(
-    tmp_path, tokens, limits, monkeypatch
+    tmp_path, tokens, limits, monkeypatch, writer
 ):
-    reqs, fast, ref = await both(tmp_path, tokens, limits, monkeypatch)
+    reqs, fast, ref = await both(tmp_path, tokens, limits, monkeypatch, writer)
     for i, r in enumerate(reqs):
         status, body, headers = fast.answers[i]
         assert fast.answers[i] == ref.answers[i], r.label
@@ -409,6 +434,8 @@ async def test_same_answers_and_lake_with_and_without_the_fast_path(
     assert ref.fast.outcomes == []  # no fast path there
     if limits == DEFAULT:  # every record the route would store or find, the fast path did
         assert fast.fast.answered() == sum(r.fast for r in reqs) >= 12
+    if writer:  # and the writer process committed each (and the batches' items)
+        assert fast.written >= fast.fast.answered()
 
     # The same answers for the duplicates that matter: the memo hit and the same-day copy.
     by_label = {r.label: fast.answers[i][1] for i, r in enumerate(reqs)}
@@ -439,11 +466,12 @@ async def test_same_answers_and_lake_with_and_without_the_fast_path(
     assert not any(OPTED_OUT in path for path in fast_tree)
 
 
+@WRITER
 @pytest.mark.parametrize("limits", [DEFAULT, TIGHT], ids=["default-limits", "tight-limits"])
 async def test_same_metric_counters_with_and_without_the_fast_path(
-    tmp_path, tokens, limits, monkeypatch
+    tmp_path, tokens, limits, monkeypatch, writer
 ):
-    reqs, fast, ref = await both(tmp_path, tokens, limits, monkeypatch)
+    reqs, fast, ref = await both(tmp_path, tokens, limits, monkeypatch, writer)
     lines = counter_lines(fast.metrics)
     assert lines == counter_lines(ref.metrics)
     # Every POST of a record is counted under the route's template (the fast path's answers

@@ -8,6 +8,8 @@ import importlib
 import json
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +85,18 @@ def app_from_env() -> FastAPI:
     return app
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The server's start and stop: the writer process starts with it (ready for the first
+    records, not started by them) and stops with it."""
+    ingestor = app.state.ingestor
+    await ingestor.start_writer()
+    try:
+        yield
+    finally:
+        ingestor.close()
+
+
 def _optional_router(module: str) -> Any:
     """`module.router`, or None when the module is absent or cannot be imported.
 
@@ -128,6 +142,7 @@ def create_app(settings: ServiceSettings, *, fast_path: bool = True) -> FastAPI:
         description="Build telemetry: builders post records; readers get reports and raw data.",
         openapi_url="/openapi.json",
         redoc_url=None,
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.lake_url = settings.lake_url
@@ -143,6 +158,7 @@ def create_app(settings: ServiceSettings, *, fast_path: bool = True) -> FastAPI:
         OptOutList(settings.exclude_projects_file),
         app.state.metrics,
         lock_file=lock_file_for(lake),
+        writer=settings.writer_process,
     )
     install_error_handlers(app)
     app.include_router(builds_router)

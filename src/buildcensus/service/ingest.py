@@ -8,6 +8,7 @@ client may always retry.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import threading
@@ -22,9 +23,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from buildcensus.errors import LakeError, RecordError, UsageError
-from buildcensus.lake import Lake, LocalStorage, Part
+from buildcensus.lake import Lake, LocalStorage, Part, Prepared, StoreResult
 from buildcensus.lake.keys import forgotten_key
 from buildcensus.lake.locks import BuildIdLocks
+from buildcensus.lake.writer import WriterProcess
 from buildcensus.record import MAX_DEPTH, BuildRecord, parse_record, parse_record_document
 from buildcensus.service.http_errors import ApiError, json_response
 from buildcensus.service.limits import (
@@ -91,6 +93,12 @@ def packages_span(body: bytes) -> tuple[int, int] | None:
     return start, end
 
 
+def _stored(result: StoreResult, build_id: int | str) -> Outcome:
+    """The outcome of a record the lake stored, or found stored (a duplicate)."""
+    status = 201 if result.status == "stored" else 200
+    return Outcome(result.status, status, result.key, result.duplicate_of, build_id)
+
+
 def batch_answer(outcomes: list[Outcome]) -> Response:
     """The answer to `POST /api/v1/builds/batch`: one result per item, and counts."""
     body = {
@@ -129,6 +137,11 @@ class Outcome:
             "duplicate": self.status == "duplicate",
             "duplicate_of": self.duplicate_of,
         }
+
+    @classmethod
+    def rejected(cls, error: ApiError) -> Outcome:
+        """The outcome of a record refused with `error`."""
+        return cls("rejected", error.status, error=error)
 
     def response(self) -> Response:
         """The answer to `POST /api/v1/builds` for this record (stored or duplicate)."""
@@ -188,6 +201,7 @@ class Ingestor:
         metrics: Metrics,
         store_threads: int = 8,
         lock_file: Path | None = None,
+        writer: bool = False,
     ) -> None:
         self.lake = lake
         self.limits = limits
@@ -201,6 +215,11 @@ class Ingestor:
         # Batches are stored on one thread and synced once when the lake has group commit
         # (else on a few threads, so that their per-file fsyncs or network puts overlap).
         self._group_commit = self.inline and lake.storage.group_commit
+        # `writer`: single records of the fast path are committed by a writer process
+        # (`lake.writer`), started by the first one and used once it is ready.
+        self._lock_file = lock_file
+        self._writer: WriterProcess | None = None
+        self._writer_wanted = writer and self._group_commit
 
     def validate(self, value: Any, size: int | None = None) -> BuildRecord:
         """A valid record, or ApiError 422 naming the field path.
@@ -326,11 +345,15 @@ class Ingestor:
             with self._locks.hold(build_id):
                 result = self.lake.store_document(doc, sync=False, aliases=aliases)
         except LakeError as exc:
-            if self.lake.storage.exists(forgotten_key(slug)):
-                raise ApiError(422, "project_opted_out", str(exc), "project.slug") from None
-            raise ApiError(409, "conflict", str(exc), "build.id") from None
-        status = 201 if result.status == "stored" else 200
-        return Outcome(result.status, status, result.key, result.duplicate_of, build_id)
+            raise self._refused(exc, slug) from None
+        return _stored(result, build_id)
+
+    def _refused(self, exc: LakeError, slug: str) -> ApiError:
+        """The answer to a store the lake refused: the project was forgotten (422), or the
+        build id holds other content (409)."""
+        if self.lake.storage.exists(forgotten_key(slug)):
+            return ApiError(422, "project_opted_out", str(exc), "project.slug")
+        return ApiError(409, "conflict", str(exc), "build.id")
 
     def _counted(self, outcome: Outcome) -> Outcome:
         self.metrics.record(outcome.status, outcome.error.code if outcome.error else None)
@@ -342,7 +365,7 @@ class Ingestor:
             self.lake.sync()
             return self._counted(outcome)
         except ApiError as exc:
-            return self._counted(Outcome("rejected", exc.status, error=exc))
+            return self._counted(Outcome.rejected(exc))
 
     def _ingest_unsynced(self, value: Any, size: int | None) -> Outcome:
         """Validate and store one parsed record, not yet durable; errors become a rejected
@@ -350,7 +373,7 @@ class Ingestor:
         try:
             return self._store_unsynced(*self._validated(value, size))
         except ApiError as exc:
-            return Outcome("rejected", exc.status, error=exc)
+            return Outcome.rejected(exc)
 
     def ingest(self, value: Any, size: int | None = None) -> Outcome:
         """Validate and store one parsed record (blocking); errors become a rejected Outcome."""
@@ -395,6 +418,10 @@ class Ingestor:
         `buildcensus submit` sends a build's) costs no trip to a thread, and its sync is
         awaited, not waited for."""
         outcomes, first, repeats = self._validated_items(items, sizes)
+        writer = self._ready_writer()
+        if writer is not None:
+            await self._store_by_writer(writer, first + repeats, outcomes)
+            return [o for o in outcomes if o is not None]
         done: list[Outcome] = []
         try:
             self._store_in_turn(first + repeats, outcomes, done)
@@ -403,6 +430,33 @@ class Ingestor:
                 await self.lake.sync_async()
             self._count_all(done)
         return [o for o in outcomes if o is not None]
+
+    async def _store_by_writer(
+        self, writer: WriterProcess, docs: list[tuple[int, _Valid]], outcomes: list[Outcome | None]
+    ) -> None:
+        """`_store_in_turn` and the sync, by the writer process: every document is prepared
+        and handed over in order (so a repeated build id comes after its first), then each
+        answer goes into `outcomes` (counted). An internal error is raised once every
+        answer is in."""
+        handed: list[tuple[int, str, int | str, asyncio.Future[StoreResult]]] = []
+        for i, (doc, aliases) in docs:
+            slug, build_id = doc["project"]["slug"], doc["build"]["id"]
+            try:
+                fut = writer.submit(self.lake.prepare_document(doc, aliases))
+            except LakeError as exc:
+                outcomes[i] = self._counted(Outcome.rejected(self._refused(exc, slug)))
+                continue
+            handed.append((i, slug, build_id, fut))
+        failure: BaseException | None = None
+        for i, slug, build_id, fut in handed:
+            try:
+                outcomes[i] = self._counted(_stored(await fut, build_id))
+            except LakeError as exc:
+                outcomes[i] = self._counted(Outcome.rejected(self._refused(exc, slug)))
+            except Exception as exc:  # noqa: BLE001 - raised below, after the others
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
     def _validated_items(
         self, items: list[Any | ApiError], sizes: list[int] | None
@@ -419,7 +473,7 @@ class Ingestor:
                     raise item
                 valid = self._validated(item, sizes[i] if sizes is not None else None)
             except ApiError as exc:
-                outcomes[i] = self._counted(Outcome("rejected", exc.status, error=exc))
+                outcomes[i] = self._counted(Outcome.rejected(exc))
                 continue
             bid = str(valid[0]["build"]["id"])
             (repeats if bid in seen else first).append((i, valid))
@@ -439,7 +493,7 @@ class Ingestor:
             try:
                 outcome = self._store_unsynced(*valid)
             except ApiError as exc:
-                outcome = Outcome("rejected", exc.status, error=exc)
+                outcome = Outcome.rejected(exc)
             outcomes[i] = outcome
             done.append(outcome)
 
@@ -483,12 +537,65 @@ class Ingestor:
         found = self._valid_within_limits(value, len(body), memo)
         if found is None or found[0]["project"]["slug"] in self.optout:
             return None
+        writer = self._ready_writer()
+        if writer is not None:
+            return await self._ingest_by_writer(writer, *found)
         try:
             outcome = self._store_unsynced(*found)
         except ApiError:  # refused before writing anything (the route says why)
             return None
         await self.lake.sync_async()
         return self._counted(outcome)
+
+    async def start_writer(self, wait: float = 0.0) -> bool:
+        """Start the writer process now (the app's start-up), not with the first record;
+        `wait`: seconds to wait for it to be ready. True when it is ready."""
+        self._ready_writer()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while self._writer is not None and self._writer.alive and not self._writer.ready:
+            if loop.time() >= deadline:
+                break
+            await asyncio.sleep(0.01)
+        return self._ready_writer() is not None
+
+    def close(self) -> None:
+        """Stop the writer process (the app's shutdown; it also stops when this process
+        exits)."""
+        if self._writer is not None:
+            self._writer.close()
+
+    def _ready_writer(self) -> WriterProcess | None:
+        """The writer process when it is ready for this event loop (else None; the first
+        call starts it)."""
+        writer = self._writer
+        if writer is None:
+            if self._writer_wanted:
+                self._writer_wanted = False  # one try
+                root = self.lake.storage.root  # type: ignore[attr-defined] # _group_commit
+                loop = asyncio.get_running_loop()
+                self._writer = WriterProcess.start(root, self._lock_file, loop, self._commit_here)
+            return None
+        return writer if writer.usable else None
+
+    async def _ingest_by_writer(
+        self, writer: WriterProcess, doc: dict[str, Any], aliases: dict[str, bytes]
+    ) -> Outcome | None:
+        """`ingest_fast`'s storing by the writer process: the document is prepared here and
+        committed (durably) there. None when the lake refuses it (the route says why)."""
+        build_id = doc["build"]["id"]
+        try:
+            result = await writer.submit(self.lake.prepare_document(doc, aliases))
+        except LakeError:
+            return None
+        return self._counted(_stored(result, build_id))
+
+    async def _commit_here(self, prepared: Prepared) -> StoreResult:
+        """What the writer process does, on the event loop (when it has died)."""
+        with self._locks.hold(prepared.build_id):
+            result = self.lake.commit(prepared)
+        await self.lake.sync_async()
+        return result
 
     def _parse_fast(self, body: bytes) -> tuple[Any, tuple[bytes, Part | None] | None]:
         """`orjson.loads(body)` and `_memo_of` it, without parsing or serializing a

@@ -32,6 +32,8 @@ class ServiceSettings:
     limits: Limits = Limits()
     public: bool = False  # the dashboard's public mode (aggregates only, no token)
     min_projects: int = 10  # public mode: show values used by at least this many projects
+    # A local lake's single records are committed by a writer process (`lake.writer`).
+    writer_process: bool = True
 
     @property
     def max_body_bytes(self) -> int:
