@@ -297,6 +297,37 @@ def sequence(tokens: Tokens, limits: Limits) -> list[Req]:
         ),
         # Batches (the fast path answers small JSON arrays, item by item, as the route does).
         Req("batch of one", 200, orjson.dumps([rec(72)]), w, path=PATH + "/batch"),
+        # A batch of one valid record is parsed and validated as a single record is; the
+        # others take the batch's usual way.
+        Req(
+            "batch of one, spaced",
+            200,
+            b" [ " + orjson.dumps(rec(80, python="3.7.5")) + b" ]\n",
+            w,
+            path=PATH + "/batch",
+        ),
+        Req(
+            "batch of one, same-day duplicate",
+            200,
+            orjson.dumps([rec(83)]),
+            w,
+            path=PATH + "/batch",
+        ),
+        Req(
+            "batch of one, invalid",
+            200,
+            orjson.dumps([rec(81, project={"slug": "../x"})]),
+            w,
+            path=PATH + "/batch",
+        ),
+        Req(
+            "batch of one, opted out",
+            200,
+            orjson.dumps([rec(82, project={"slug": OPTED_OUT})]),
+            w,
+            path=PATH + "/batch",
+        ),
+        Req("batch of one, not an object", 200, b"[1]", w, path=PATH + "/batch"),
         Req(
             "batch: stored, invalid, retried, repeated id, same-day duplicate",
             200,
@@ -495,7 +526,7 @@ async def test_same_metric_counters_with_and_without_the_fast_path(
         for r, a in zip(reqs, fast.answers, strict=True)
         if r.path == PATH + "/batch" and a[0] == 200
     ]
-    assert len(batches) == 5
+    assert len(batches) == 10
     stored = sum(status == 201 for status, _, _ in posted) + sum(b["stored"] for b in batches)
     duplicates = sum(status == 200 for status, _, _ in posted)
     duplicates += sum(b["duplicates"] for b in batches)
@@ -935,6 +966,15 @@ async def test_small_batches_are_answered_by_the_fast_path(tmp_path, tokens, mon
         return outcomes
 
     monkeypatch.setattr(ingestor, "ingest_batch_fast", spy)
+    one_item: list[bool] = []  # a batch of one, validated as a single record
+    real_one = ingestor._one_valid_item
+
+    def spy_one(body: bytes) -> Any:
+        valid = real_one(body)
+        one_item.append(valid is not None)
+        return valid
+
+    monkeypatch.setattr(ingestor, "_one_valid_item", spy_one)
     headers = {**auth(tokens.write), "content-type": JSON}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -951,6 +991,7 @@ async def test_small_batches_are_answered_by_the_fast_path(tmp_path, tokens, mon
     assert (bad.status_code, bad.json()["error"]["code"]) == (422, "invalid_request")
     assert (ndjson.status_code, ndjson.json()["stored"]) == (200, 1)
     assert answered == [True, True, False]  # NDJSON never reaches it
+    assert one_item == [True, True, False]
     assert len(list(ingestor.lake.iter_keys())) == 2
 
 

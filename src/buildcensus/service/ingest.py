@@ -417,7 +417,15 @@ class Ingestor:
         """`ingest_many` with group commit, on the event loop: a small batch (one record, as
         `buildcensus submit` sends a build's) costs no trip to a thread, and its sync is
         awaited, not waited for."""
-        outcomes, first, repeats = self._validated_items(items, sizes)
+        return await self._store_inline(*self._validated_items(items, sizes))
+
+    async def _store_inline(
+        self,
+        outcomes: list[Outcome | None],
+        first: list[tuple[int, _Valid]],
+        repeats: list[tuple[int, _Valid]],
+    ) -> list[Outcome]:
+        """The storing half of `_ingest_many_inline`: what `_validated_items` returned."""
         writer = self._ready_writer()
         if writer is not None:
             await self._store_by_writer(writer, first + repeats, outcomes)
@@ -632,6 +640,9 @@ class Ingestor:
         checked, and rejected, one by one as there."""
         if not self._group_commit or len(body) > INLINE_MAX_BYTES:
             return None
+        valid = self._one_valid_item(body)
+        if valid is not None:  # what `buildcensus submit` sends: a build's record
+            return await self._store_inline([None], [(0, valid)], [])
         try:
             items = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -641,6 +652,22 @@ class Ingestor:
         if not lengths_fit(len(body), self.limits):
             return None
         return await self._ingest_many_inline(items, [len(body)] * len(items))
+
+    def _one_valid_item(self, body: bytes) -> _Valid | None:
+        """The validated record of a batch of one valid record within the limits, parsed and
+        validated as `ingest_fast` does a single record (a `packages` object the lake knows
+        is not parsed or validated again); else None, and the batch takes the usual way."""
+        text = body.strip()
+        if text[:1] != b"[" or text[-1:] != b"]" or self.limits.max_batch < 1:
+            return None
+        try:  # fails unless the array holds exactly one JSON value
+            value, memo = self._parse_fast(text[1:-1])
+        except orjson.JSONDecodeError:
+            return None
+        found = self._valid_within_limits(value, len(body), memo)
+        if found is None or found[0]["project"]["slug"] in self.optout:
+            return None
+        return found
 
     async def handle_batch(self, request: Request) -> list[Outcome]:
         """POST /api/v1/builds/batch: a JSON array or NDJSON; one Outcome per item."""
