@@ -7,7 +7,9 @@ through the retrying client must all be there in the end.
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -111,3 +113,85 @@ def test_sigkill_loses_no_acknowledged_record(
         assert lake.load(key)["schema_version"] == 1
     assert submitted.count("stored") + submitted.count("duplicate") == len(retried), submitted
     assert {str(r["build"]["id"]) for r in retried} <= set(ids)
+
+
+def writer_processes(pid: int) -> list[int]:
+    """The pids of the lake writer processes (`lake.writer`) that are children of `pid`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (proc / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid and b"buildcensus.lake.writer" in cmdline:
+            found.append(int(proc.name))
+    return found
+
+
+def test_sigkill_of_the_writer_process_loses_nothing(
+    tmp_path: Path, tokens: Tokens, record_dict: dict[str, Any]
+) -> None:
+    """The server's writer process is SIGKILLed under load: the records it had not answered
+    are stored by the server itself, which goes on answering every post; each acknowledged
+    record is in the lake exactly once."""
+    server = Server(tmp_path / "lake", tokens.file)
+    server.start()
+    assert server.proc is not None
+    stop = threading.Event()
+    acked: dict[int, str] = {}
+    after_kill: list[int] = []
+    killed = threading.Event()
+    lock = threading.Lock()
+
+    def writer(w: int) -> None:
+        h = {"content-type": "application/json", **auth(tokens.write)}
+        i = w * 100_000
+        with httpx.Client(timeout=10) as c:
+            while not stop.is_set():
+                i += 1
+                r = c.post(
+                    server.url + "/api/v1/builds",
+                    content=orjson.dumps(record(record_dict, i)),
+                    headers=h,
+                )
+                assert r.status_code == 201, r.text
+                with lock:
+                    acked[i] = r.json()["key"]
+                    if killed.is_set():
+                        after_kill.append(i)
+
+    try:
+        children: list[int] = []
+        for _ in range(500):  # started with the server; it says when it is ready
+            children = writer_processes(server.proc.pid)
+            if children:
+                break
+            stop.wait(0.02)
+        assert len(children) == 1, children
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(WRITERS)]
+        for t in threads:
+            t.start()
+        stop.wait(1.0)
+        os.kill(children[0], signal.SIGKILL)
+        killed.set()
+        stop.wait(1.0)
+        stop.set()
+        for t in threads:
+            t.join(30)
+        assert server.proc.poll() is None  # the server lives on
+        assert writer_processes(server.proc.pid) == []  # and stores records itself
+    finally:
+        stop.set()
+        server.stop()
+
+    lake = open_lake(str(tmp_path / "lake"))
+    keys = list(lake.iter_keys())
+    assert len(keys) == len(set(keys)) == len(acked) > 20
+    assert after_kill, "no post was answered after the kill"
+    for i, key in acked.items():
+        assert key in keys, f"acknowledged build {i} lost"
+        assert lake.load(key)["build"]["commit"] == f"c{i}"
+    assert "writer process exited" in server.log.read_text()

@@ -266,6 +266,7 @@ class WriterProcess:
             return
         self.alive = False
         self.loop.remove_reader(self._rfd)
+        self._finalizer()  # reaps it (its pipe's end said it is gone)
         waiting = list(self._inflight)
         self._inflight.clear()
         log.error("the lake's writer process exited; the service stores records itself")
