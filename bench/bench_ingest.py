@@ -4,7 +4,9 @@
                                  [--workers 1] [--new-packages 0]
 
 Both servers run as uvicorn processes on 127.0.0.1 with the same settings (h11, no access
-log, `--workers` processes each; server CPU includes the worker processes). The load
+log, `--workers` processes each). Each ingest server process has its lake writer process
+(`lake.writer`: the file-system checks, writes and syncs of its records) beside it; server CPU
+includes every descendant process (workers, writer and sync processes). The load
 generator is a lean asyncio HTTP/1.1 keep-alive client (so the client's own CPU cost stays
 small next to the servers'), with `--clients` concurrent connections posting realistic
 records: 40-160 pip packages from a pool of 400, ~250 apt packages of one of three images, a
@@ -392,7 +394,8 @@ def main() -> None:
     print(
         f"records: {sizes[0] // 1024}-{sizes[-1] // 1024} KB JSON (median {median} KB); "
         f"{a.rounds} x {a.seconds:g} s per cell; {os.cpu_count()} CPUs; "
-        f"{a.workers} server process{'es' if a.workers > 1 else ''} each; "
+        f"{a.workers} server process{'es' if a.workers > 1 else ''} each (ingest: each with "
+        "its writer process); "
         f"new package lists in {1 / every if every else 0:.0%} of records; "
         f"load average {os.getloadavg()[0]:.2f}"
     )
