@@ -137,3 +137,19 @@ def lake_files(root: Path) -> dict[str, bytes]:
             with open(path, "rb") as f:
                 out[os.path.relpath(path, root)] = f.read()
     return out
+
+
+def writer_processes(pid: int) -> list[int]:
+    """The pids of the lake writer processes (`lake.writer`) that are children of `pid`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (proc / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid and b"buildcensus.lake.writer" in cmdline:
+            found.append(int(proc.name))
+    return found

@@ -22,7 +22,7 @@ from buildcensus.lake import open_lake
 from buildcensus.lake.keys import build_id_from_key
 from buildcensus.submit import Submitter
 
-from .conftest import Server, Tokens, auth
+from .conftest import Server, Tokens, auth, writer_processes
 
 WRITERS = 4
 KILLS = 3
@@ -113,22 +113,6 @@ def test_sigkill_loses_no_acknowledged_record(
         assert lake.load(key)["schema_version"] == 1
     assert submitted.count("stored") + submitted.count("duplicate") == len(retried), submitted
     assert {str(r["build"]["id"]) for r in retried} <= set(ids)
-
-
-def writer_processes(pid: int) -> list[int]:
-    """The pids of the lake writer processes (`lake.writer`) that are children of `pid`."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (proc / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == pid and b"buildcensus.lake.writer" in cmdline:
-            found.append(int(proc.name))
-    return found
 
 
 def test_sigkill_of_the_writer_process_loses_nothing(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from buildcensus.cli import main
 from buildcensus.lake import open_lake
 
-from .conftest import Server, Tokens, auth
+from .conftest import Server, Tokens, auth, writer_processes
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -138,3 +139,47 @@ def test_serve_with_exclude_projects(tmp_path: Path, tokens: Tokens, record_dict
         srv.stop()
     code, _, err = run(capsys, "serve", "--exclude-projects", str(tmp_path / "missing"))
     assert code == 2 and "not found" in err
+
+
+@pytest.mark.parametrize("writer", [True, False], ids=["writer-process", "no-writer-process"])
+def test_serve_with_and_without_the_writer_process(
+    tmp_path: Path, tokens: Tokens, record_dict, writer: bool
+) -> None:
+    """`serve` starts one writer process with the server (none with `--no-writer-process`);
+    either way posts are stored, and it ends with the server."""
+    extra = () if writer else ("--no-writer-process",)
+    server = Server(tmp_path / "lake", tokens.file, *extra)
+    server.start()
+    assert server.proc is not None
+    try:
+        children: list[int] = []
+        for _ in range(300 if writer else 25):
+            children = writer_processes(server.proc.pid)
+            if children:
+                break
+            time.sleep(0.02)
+        assert len(children) == (1 if writer else 0)
+        url = server.url + "/api/v1/builds"
+        h = {"content-type": "application/json", **auth(tokens.write)}
+        with httpx.Client(timeout=10) as c:
+            for rec in records(record_dict, 20, start=500):
+                assert c.post(url, content=json.dumps(rec), headers=h).status_code == 201
+            batch = json.dumps(records(record_dict, 1, start=600))
+            r = c.post(url + "/batch", content=batch, headers=h)
+            assert (r.status_code, r.json()["stored"]) == (200, 1)
+    finally:
+        server.stop()
+    for pid in children:  # the writer process ended with the server
+        for _ in range(500):
+            if not Path(f"/proc/{pid}").exists() or b"writer" not in _cmdline(pid):
+                break
+            time.sleep(0.01)
+        assert not Path(f"/proc/{pid}").exists() or b"writer" not in _cmdline(pid)
+    assert len(list(open_lake(str(tmp_path / "lake")).iter_keys())) == 21
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""

@@ -66,6 +66,13 @@ def serve(
             help="Server processes (local lake only; each has its own /metrics counters).",
         ),
     ] = 1,
+    writer_process: Annotated[
+        bool,
+        typer.Option(
+            help="Local lake: each server process writes records through a writer process "
+            "(file-system work beside the event loop); off: in the server process."
+        ),
+    ] = True,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> None:
@@ -89,6 +96,7 @@ def serve(
         ),
         public=public,
         min_projects=min_projects,
+        writer_process=writer_process,
     )
     app = create_app(settings)  # also checks the settings before any worker starts
     if workers == 1:
