@@ -215,8 +215,9 @@ class Ingestor:
         # Batches are stored on one thread and synced once when the lake has group commit
         # (else on a few threads, so that their per-file fsyncs or network puts overlap).
         self._group_commit = self.inline and lake.storage.group_commit
-        # `writer`: single records of the fast path are committed by a writer process
-        # (`lake.writer`), started by the first one and used once it is ready.
+        # `writer`: the records the fast path stores (single posts, small batches) are
+        # committed by a writer process (`lake.writer`), started with the app (or by the
+        # first of them) and used once it is ready.
         self._lock_file = lock_file
         self._writer: WriterProcess | None = None
         self._writer_wanted = writer and self._group_commit
@@ -447,6 +448,7 @@ class Ingestor:
         answer goes into `outcomes` (counted). An internal error is raised once every
         answer is in."""
         handed: list[tuple[int, str, int | str, asyncio.Future[StoreResult]]] = []
+        failure: BaseException | None = None
         for i, (doc, aliases) in docs:
             slug, build_id = doc["project"]["slug"], doc["build"]["id"]
             try:
@@ -454,8 +456,10 @@ class Ingestor:
             except LakeError as exc:
                 outcomes[i] = self._counted(Outcome.rejected(self._refused(exc, slug)))
                 continue
+            except Exception as exc:  # noqa: BLE001 - as `_store_in_turn`: stop here, but
+                failure = exc  # what was handed over is answered and counted first
+                break
             handed.append((i, slug, build_id, fut))
-        failure: BaseException | None = None
         for i, slug, build_id, fut in handed:
             try:
                 outcomes[i] = self._counted(_stored(await fut, build_id))
