@@ -139,8 +139,9 @@ def lake_files(root: Path) -> dict[str, bytes]:
     return out
 
 
-def writer_processes(pid: int) -> list[int]:
-    """The pids of the lake writer processes (`lake.writer`) that are children of `pid`."""
+def children_of(pid: int, marker: bytes) -> list[int]:
+    """The pids of the live child processes of `pid` whose command line holds `marker`
+    (Linux /proc; a zombie's command line is empty)."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -150,6 +151,11 @@ def writer_processes(pid: int) -> list[int]:
             cmdline = (proc / "cmdline").read_bytes()
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == pid and b"buildcensus.lake.writer" in cmdline:
+        if ppid == pid and marker in cmdline:
             found.append(int(proc.name))
     return found
+
+
+def writer_processes(pid: int) -> list[int]:
+    """The lake writer processes (`lake.writer`) of the server `pid`."""
+    return children_of(pid, b"buildcensus.lake.writer")

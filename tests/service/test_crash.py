@@ -119,8 +119,9 @@ def test_sigkill_of_the_writer_process_loses_nothing(
     tmp_path: Path, tokens: Tokens, record_dict: dict[str, Any]
 ) -> None:
     """The server's writer process is SIGKILLed under load: the records it had not answered
-    are stored by the server itself, which goes on answering every post; each acknowledged
-    record is in the lake exactly once."""
+    are stored by the server itself (201, or 200 duplicate where the writer process had stored
+    one before it died), which goes on answering every post; each acknowledged record is in
+    the lake exactly once."""
     server = Server(tmp_path / "lake", tokens.file)
     server.start()
     assert server.proc is not None
@@ -141,7 +142,9 @@ def test_sigkill_of_the_writer_process_loses_nothing(
                     content=orjson.dumps(record(record_dict, i)),
                     headers=h,
                 )
-                assert r.status_code == 201, r.text
+                # 200 duplicate: in flight at the kill, stored by the writer process but
+                # not answered, found by the server's own store of it
+                assert r.status_code in (200, 201), r.text
                 with lock:
                     acked[i] = r.json()["key"]
                     if killed.is_set():

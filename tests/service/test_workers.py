@@ -19,7 +19,7 @@ from buildcensus.lake.locks import BuildIdLocks
 from buildcensus.service.app import settings_from_env, settings_to_env
 from buildcensus.service.settings import Limits, ServiceSettings
 
-from .conftest import Server, Tokens, auth
+from .conftest import Server, Tokens, auth, children_of
 
 ROUNDS = 6
 POSTERS = 12
@@ -43,22 +43,6 @@ def _post_all(url: str, token: str, bodies: list[bytes]) -> list[tuple[int, str]
         t.start()
     for t in threads:
         t.join()
-    return out
-
-
-def _spawned_children(pid: int) -> list[int]:
-    """Worker processes uvicorn started for the server `pid` (Linux /proc)."""
-    out = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            ppid = (proc / "stat").read_text().rsplit(")", 1)[1].split()[1]
-            cmdline = (proc / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if ppid == str(pid) and b"spawn_main" in cmdline:
-            out.append(int(proc.name))
     return out
 
 
@@ -86,7 +70,7 @@ def test_workers_serialize_each_build_id(
             got = Counter(_post_all(url, tokens.write, [json.dumps(rec).encode()] * POSTERS))
             assert got == {(201, "stored"): 1, (200, "duplicate"): POSTERS - 1}, got
         assert srv.proc is not None
-        assert len(_spawned_children(srv.proc.pid)) == 2
+        assert len(children_of(srv.proc.pid, b"spawn_main")) == 2  # uvicorn's workers
     finally:
         srv.stop()
     lake = open_lake(str(tmp_path / "lake"))

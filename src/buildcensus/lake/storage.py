@@ -191,7 +191,52 @@ while os.read(0, 4096):
 """
 
 
-class _SyncProcess:
+class PipeChild:
+    """A child process an event loop talks to through pipes (`spawn_pipe_child`): what it
+    writes back is read when it comes in (`_readable`); it exits when its pipe closes, at the
+    latest when this object is collected."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop) -> None:
+        assert proc.stdin is not None and proc.stdout is not None
+        self.proc = proc
+        self.loop = loop
+        self.alive = True
+        self._wfd = proc.stdin.fileno()
+        self._rfd = proc.stdout.fileno()
+        os.set_blocking(self._rfd, False)
+        loop.add_reader(self._rfd, self._readable)
+        self._finalizer = weakref.finalize(self, _stop_child, proc)
+
+    def _readable(self) -> None:  # pragma: no cover - each kind reads its own answers
+        raise NotImplementedError
+
+    def _died(self) -> None:  # pragma: no cover - each kind has its own fallback
+        raise NotImplementedError
+
+    def _read(self, size: int) -> bytes | None:
+        """Up to `size` bytes the child wrote back, or None: nothing yet, or the child is gone
+        (then `_died` has run)."""
+        try:
+            data = os.read(self._rfd, size)
+        except BlockingIOError:  # pragma: no cover - a spurious wake-up
+            return None
+        except OSError:
+            data = b""
+        if not data:
+            self._died()
+            return None
+        return data
+
+    def close(self) -> None:
+        """Stop the child (it exits when its pipe closes)."""
+        if self.alive:
+            self.alive = False
+            if not self.loop.is_closed():
+                self.loop.remove_reader(self._rfd)
+        self._finalizer()
+
+
+class _SyncProcess(PipeChild):
     """Group commit for the coroutines of one event loop, the syncs made by a child process.
 
     A writer's future joins `pending`; at most one sync is in flight, asked for by a byte
@@ -209,41 +254,21 @@ class _SyncProcess:
         loop: asyncio.AbstractEventLoop,
         fallback: Callable[[], None],
     ) -> None:
-        assert proc.stdin is not None and proc.stdout is not None
-        self.proc = proc
-        self.loop = loop
         self._fallback = fallback
-        self.alive = True
         self.requests = 0  # syncs asked for
         self.syncs = 0  # syncs done (each covers every writer waiting when it was asked for)
-        self._wfd = proc.stdin.fileno()
-        self._rfd = proc.stdout.fileno()
         self._pending: list[asyncio.Future[None]] = []
         self._inflight: list[asyncio.Future[None]] | None = None
         self._asked = False
-        os.set_blocking(self._rfd, False)
-        loop.add_reader(self._rfd, self._answered)
-        # The child exits when its pipe closes: at the latest when this object is collected.
-        self._finalizer = weakref.finalize(self, _stop_child, proc)
+        super().__init__(proc, loop)
 
     @classmethod
     def start(
         cls, root: Path, loop: asyncio.AbstractEventLoop, fallback: Callable[[], None]
     ) -> _SyncProcess | None:
         """A running sync process for `root`'s file system, or None where none can run."""
-        if sys.platform != "linux":  # pragma: no cover - syncfs
-            return None
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _SYNC_CHILD, str(root)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                close_fds=True,
-            )
-            return cls(proc, loop, fallback)
-        except (OSError, NotImplementedError):  # pragma: no cover - e.g. out of processes
-            return None
+        proc = spawn_pipe_child(["-I", "-S", "-c", _SYNC_CHILD, str(root)], quiet=True)
+        return None if proc is None else cls(proc, loop, fallback)
 
     async def wait(self) -> None:
         fut = self.loop.create_future()
@@ -264,15 +289,9 @@ class _SyncProcess:
         except OSError:
             self._died()
 
-    def _answered(self) -> None:
-        try:
-            answer = os.read(self._rfd, 64)
-        except BlockingIOError:  # pragma: no cover - a spurious wake-up
-            return
-        except OSError:
-            answer = b""
-        if not answer:
-            self._died()
+    def _readable(self) -> None:
+        answer = self._read(64)
+        if answer is None:
             return
         futures, self._inflight = self._inflight or [], None
         self.syncs += 1
@@ -294,13 +313,23 @@ class _SyncProcess:
             done = self.loop.run_in_executor(None, self._fallback)
             done.add_done_callback(lambda f: _complete(waiting, f.exception()))
 
-    def close(self) -> None:
-        """Stop the child (it exits when its pipe closes)."""
-        if self.alive:
-            self.alive = False
-            if not self.loop.is_closed():
-                self.loop.remove_reader(self._rfd)
-        self._finalizer()
+
+def spawn_pipe_child(args: list[str], quiet: bool = False) -> subprocess.Popen[bytes] | None:
+    """A child Python process (`args` after the interpreter) that talks through pipes on its
+    stdin and stdout (`quiet`: its stderr discarded), or None where none can run: the lake's
+    sync and writer processes use `syncfs` (Linux)."""
+    if sys.platform != "linux":  # pragma: no cover - syncfs
+        return None
+    try:
+        return subprocess.Popen(
+            [sys.executable, *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL if quiet else None,
+            close_fds=True,
+        )
+    except (OSError, NotImplementedError):  # pragma: no cover - e.g. out of processes
+        return None
 
 
 def _stop_child(proc: subprocess.Popen[bytes]) -> None:

@@ -37,7 +37,6 @@ import signal
 import struct
 import subprocess
 import sys
-import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -47,7 +46,7 @@ import orjson
 
 from buildcensus.errors import LakeError
 from buildcensus.lake import Lake, LocalStorage, Prepared, StoreResult
-from buildcensus.lake.storage import _stop_child, _write_all
+from buildcensus.lake.storage import PipeChild, _write_all, spawn_pipe_child
 
 log = logging.getLogger("buildcensus.service")
 
@@ -148,7 +147,7 @@ def _serve(lake: Lake, locks: Any, syncfs: Any, root_fd: int) -> int:
 _Waiter = tuple[Prepared, "asyncio.Future[StoreResult]"]
 
 
-class WriterProcess:
+class WriterProcess(PipeChild):
     """The service's side of a writer process (see the module), for one event loop."""
 
     def __init__(
@@ -157,24 +156,16 @@ class WriterProcess:
         loop: asyncio.AbstractEventLoop,
         fallback: Callable[[Prepared], Awaitable[StoreResult]],
     ) -> None:
-        assert proc.stdin is not None and proc.stdout is not None
-        self.proc = proc
-        self.loop = loop
         self._fallback = fallback
         self.ready = False  # the child said it is ready
-        self.alive = True
         self.answers = 0  # documents answered
-        self._wfd = proc.stdin.fileno()
-        self._rfd = proc.stdout.fileno()
         self._buffer = bytearray()
         self._inflight: deque[_Waiter] = deque()  # documents handed over, in order
-        os.set_blocking(self._rfd, False)
+        super().__init__(proc, loop)
         try:  # room for the documents handed over while the child syncs
             fcntl.fcntl(self._wfd, fcntl.F_SETPIPE_SZ, 1 << 20)
         except OSError:  # pragma: no cover - above /proc/sys/fs/pipe-max-size
             pass
-        loop.add_reader(self._rfd, self._readable)
-        self._finalizer = weakref.finalize(self, _stop_child, proc)
 
     @classmethod
     def start(
@@ -186,19 +177,9 @@ class WriterProcess:
     ) -> WriterProcess | None:
         """A writer process for the lake at `root` (not ready yet), or None where none can
         run."""
-        if sys.platform != "linux":  # pragma: no cover - syncfs
-            return None
-        args = [sys.executable, "-m", "buildcensus.lake.writer", str(root)]
-        try:
-            proc = subprocess.Popen(
-                args + ([str(lock_file)] if lock_file is not None else []),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                close_fds=True,
-            )
-            return cls(proc, loop, fallback)
-        except (OSError, NotImplementedError):  # pragma: no cover - e.g. out of processes
-            return None
+        args = ["-m", "buildcensus.lake.writer", str(root)]
+        proc = spawn_pipe_child(args + ([str(lock_file)] if lock_file is not None else []))
+        return None if proc is None else cls(proc, loop, fallback)
 
     @property
     def usable(self) -> bool:
@@ -228,14 +209,8 @@ class WriterProcess:
             self._died()
 
     def _readable(self) -> None:
-        try:
-            data = os.read(self._rfd, 1 << 16)
-        except BlockingIOError:  # pragma: no cover - a spurious wake-up
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self._died()
+        data = self._read(1 << 16)
+        if data is None:
             return
         self._buffer += data
         while len(self._buffer) >= _FRAME.size:
@@ -273,14 +248,6 @@ class WriterProcess:
         for prepared, fut in waiting:
             task = self.loop.create_task(self._fallback(prepared))
             task.add_done_callback(lambda t, f=fut: _transfer(t, f))
-
-    def close(self) -> None:
-        """Stop the child (it exits when its pipe closes)."""
-        if self.alive:
-            self.alive = False
-            if not self.loop.is_closed():
-                self.loop.remove_reader(self._rfd)
-        self._finalizer()
 
 
 def _transfer(task: asyncio.Task[StoreResult], fut: asyncio.Future[StoreResult]) -> None:
