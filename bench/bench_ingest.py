@@ -1,7 +1,7 @@
 """Ingest throughput: `buildcensus serve` vs a FastAPI endpoint that discards the same body.
 
     python bench/bench_ingest.py [--seconds 8] [--clients 16] [--batch 50] [--rounds 2]
-                                 [--workers 1] [--new-packages 0]
+                                 [--workers 1] [--new-packages 0] [--no-writer-process]
 
 Both servers run as uvicorn processes on 127.0.0.1 with the same settings (h11, no access
 log, `--workers` processes each). Each ingest server process has its lake writer process
@@ -347,6 +347,11 @@ def main() -> None:
         help="share of records with a package list no request sent before (e.g. a dependency "
         "released; 1: every record, the ingest path's memo of package lists never hits)",
     )
+    p.add_argument(
+        "--no-writer-process",
+        action="store_true",
+        help="serve ingest with --no-writer-process (the server process stores records itself)",
+    )
     p.add_argument("--serve-baseline", type=int, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.serve_baseline:
@@ -368,7 +373,7 @@ def main() -> None:
     ingest = start(
         [sys.executable, "-m", "buildcensus", "serve", "--port", str(ip), "--lake",
          str(tmp / "lake"), "--tokens", str(tmp / "tokens.json"), "--log-level", "warning",
-         *workers],
+         *workers, *(["--no-writer-process"] if a.no_writer_process else [])],
         ip,
     )  # fmt: skip
     time.sleep(1.0 if a.workers > 1 else 0)  # every worker listening, not just the first
@@ -394,8 +399,8 @@ def main() -> None:
     print(
         f"records: {sizes[0] // 1024}-{sizes[-1] // 1024} KB JSON (median {median} KB); "
         f"{a.rounds} x {a.seconds:g} s per cell; {os.cpu_count()} CPUs; "
-        f"{a.workers} server process{'es' if a.workers > 1 else ''} each (ingest: each with "
-        "its writer process); "
+        f"{a.workers} server process{'es' if a.workers > 1 else ''} each (ingest: each "
+        f"{'without' if a.no_writer_process else 'with'} its writer process); "
         f"new package lists in {1 / every if every else 0:.0%} of records; "
         f"load average {os.getloadavg()[0]:.2f}"
     )
