@@ -2,27 +2,28 @@
 that runs the event loop.
 
 Storing a prepared build document (`Lake.commit`) is a handful of file-system calls (the
-opt-in checks, the marker lookup, the document and its marker), and the sync after them; in
-the ingest service they cost about as much CPU as everything else a record needs besides
-HTTP, nearly all of it in the kernel. `WriterProcess` hands them to a child process
-(`python -m buildcensus.lake.writer ROOT [LOCK_FILE]`), so they run beside the event loop on
-another core instead of in turn with it:
+opt-out and duplicate checks, the marker lookup, the document and its marker), and the sync
+after them: about a third of what a record costs the server process, nearly all of it in the
+kernel. `WriterProcess` hands them to a child process (`python -m buildcensus.lake.writer ROOT
+[LOCK_FILE]`), so they run beside the event loop on another core instead of in turn with it:
 
-- The event loop's coroutines hand over `Prepared` documents (`WriterProcess.commit`). The
-  documents handed over while one batch is with the child go together as the next batch, so
-  batches grow with the load, as group commit's syncs do.
-- The child commits a batch in order, each document under its build id's lock (the same
-  lock file as the service's other processes), then makes the whole file system durable
-  with one `syncfs` and answers: stored or duplicate (with the key), refused (a `LakeError`:
-  the caller answers as for any refused store), or failed.
-- The child's `syncfs` covers everything the service wrote before handing a batch over, e.g.
-  the blobs of a new package list, written by the service itself.
+- The event loop's coroutines hand each `Prepared` document over as soon as it is ready
+  (`WriterProcess.submit`), and go on with other requests.
+- The child commits what it is handed, in order, each document under its build id's lock
+  (the same lock file as the service's other processes). When no more documents are
+  waiting in the pipe, one `syncfs` makes all it committed since the last one durable, and
+  it answers each: stored or duplicate (with the key), refused (a `LakeError`: the caller
+  answers as for any refused store), or failed. Documents that come in during a sync are
+  committed together after it, so syncs are shared more as the load grows.
+- The child's `syncfs` covers everything the service wrote before handing a document over,
+  e.g. the blobs of a new package list, written by the service itself.
 - When the child dies (killed, out of memory), the documents it had not answered are
   committed by `fallback` in the service (idempotent by build id: a document the child had
   stored is found, and answered as a duplicate), and the service stops using it.
 
-Pipes carry frames: a 4-byte big-endian length, then that many bytes of JSON. The child's
-first frame says it is ready; until then, and after it died, the service commits itself.
+Pipes carry frames: a 4-byte big-endian length, then that many bytes of JSON (a document, or
+an answer). The child's first frame says it is ready; until then, and after it died, the
+service commits itself.
 """
 
 from __future__ import annotations
