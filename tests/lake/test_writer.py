@@ -78,7 +78,10 @@ def test_writer_commits_what_the_lake_commits(tmp_path, record_dict):
     async def main() -> list[Any]:
         lake = open_lake(str(tmp_path / "writer"), group_commit=True)
         writer = await _started(lake)
-        futures = [writer.submit(lake.prepare_document(parse_record_document(d))) for d in docs]
+        prepared = [lake.prepare_document(parse_record_document(d)) for d in docs]
+        # The blobs of new parts go with their document: the writer process writes them.
+        assert prepared[0].blobs and not (tmp_path / "writer" / "telemetry" / "blobs").exists()
+        futures = [writer.submit(p) for p in prepared]
         outcomes = await asyncio.gather(*futures, return_exceptions=True)
         assert writer.answers == len(docs) and writer.alive
         writer.close()

@@ -170,6 +170,7 @@ class Prepared:
     fingerprint: str
     build_id: int | str
     reference: dict[str, Any]  # a same-day duplicate's reference, but its `duplicate_of`
+    blobs: tuple[tuple[str, bytes], ...] = ()  # (digest, content) of blobs new to the lake
 
 
 @dataclass(frozen=True)
@@ -200,19 +201,32 @@ class Lake:
 
     # ----------------------------------------------------------------- writing
 
-    def _put_blob(self, value: Any) -> str:
+    def _put_blob(self, value: Any, pending: list[tuple[str, bytes]] | None = None) -> str:
+        """Store `value` as a blob unless the lake has it; its digest. `pending`: not now,
+        but by `commit`, with the document (the blob is added to that list)."""
         data = canonical(value)
         digest = hashlib.sha256(data).hexdigest()
         if digest not in self._known_blobs:
-            key = blob_key(digest)
-            if not self.storage.exists(key):
-                self.storage.put_if_absent(key, data)
-            self._known_blobs.add(digest)
+            if pending is not None:
+                pending.append((digest, data))
+            else:
+                self._store_blob(digest, data)
         return digest
 
-    def _blob_ref(self, value: Any) -> Any:
+    def _store_blob(self, digest: str, data: bytes) -> None:
+        key = blob_key(digest)
+        if not self.storage.exists(key):
+            self.storage.put_if_absent(key, data)
+        self._known_blobs.add(digest)
+
+    def _blob_ref(self, value: Any, pending: list[tuple[str, bytes]] | None = None) -> Any:
         # Empty lists and nulls stay inline.
-        return {"$blob": self._put_blob(value)} if value else value
+        return {"$blob": self._put_blob(value, pending)} if value else value
+
+    def blobs_stored(self, prepared: Prepared) -> None:
+        """Note that `prepared`'s blobs are in the lake: another process committed it (the
+        ingest service's writer process), so later parts that refer to them are known."""
+        self._known_blobs.update(digest for digest, _ in prepared.blobs)
 
     def dehydrate(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Replace heavy parts with blob references (writes the blobs)."""
@@ -287,11 +301,18 @@ class Lake:
             shared_map[ident] = (ref, part)
         return part
 
-    def document_part(self, name: str, value: Any, alias: bytes | None = None) -> Part:
+    def document_part(
+        self,
+        name: str,
+        value: Any,
+        alias: bytes | None = None,
+        pending: list[tuple[str, bytes]] | None = None,
+    ) -> Part:
         """The stored form of a validated `config` or `packages` (JSON types, which may be
-        changed; its blobs are written), remembered by content and, given an `alias`, under
-        that key too (`known_part`)."""
-        part = self._part_of(name, value)
+        changed; its blobs are written, or with `pending` added to it for `commit` to
+        write), remembered by content and, given an `alias`, under that key too
+        (`known_part`: once its blobs are known to be stored)."""
+        part = self._part_of(name, value, pending)
         if alias is not None:
             self._remember(alias, part)
         return part
@@ -316,8 +337,11 @@ class Lake:
                 pass
         self._parts[key] = part
 
-    def _part_of(self, name: str, value: Any) -> Part:
-        """`_part` of a part as JSON types (which may be changed), remembered by content."""
+    def _part_of(
+        self, name: str, value: Any, pending: list[tuple[str, bytes]] | None = None
+    ) -> Part:
+        """`_part` of a part as JSON types (which may be changed), remembered by content
+        (`pending`: as `_put_blob`)."""
         ckey = hashlib.sha256(orjson.dumps(value)).digest() + name.encode()
         part = self.known_part(ckey)
         if part is None:
@@ -325,7 +349,7 @@ class Lake:
             digests: list[str] = []
 
             def blob_ref(v: Any) -> Any:
-                ref = self._blob_ref(v)
+                ref = self._blob_ref(v, pending)
                 if ref is not v:
                     digests.append(ref["$blob"])
                 return ref
@@ -352,21 +376,29 @@ class Lake:
     def prepare_document(
         self, doc: dict[str, Any], aliases: dict[str, bytes] | None = None
     ) -> Prepared:
-        """`store_document` up to the checks and writes of the document itself (`commit`):
-        refuses a forgotten project (LakeError), redacts, and writes the blobs of parts new
-        to the lake. Takes `doc` and `aliases` as `store_document` does."""
+        """`store_document` up to the checks and writes (`commit`): refuses a forgotten
+        project (LakeError), redacts, and makes the document's bytes; the blobs of parts new
+        to the lake go with it, for `commit` to write. Takes `doc` and `aliases` as
+        `store_document` does."""
         self._check_not_forgotten(doc["project"]["slug"])
         parts = []
+        pending: list[tuple[str, bytes]] = []
         for name in _PART_NAMES:  # each a Part already (`known_part`), or its value
             value = doc.pop(name)
             if type(value) is not Part:
-                value = self.document_part(name, value, (aliases or {}).get(name))
+                value = self.document_part(name, value, (aliases or {}).get(name), pending)
             parts.append(value)
         build = doc["build"]
-        return self._prepare(doc, parts, datetime.fromisoformat(build["start"]), build["id"])
+        start = datetime.fromisoformat(build["start"])
+        return self._prepare(doc, parts, start, build["id"], tuple(pending))
 
     def _prepare(
-        self, doc: dict[str, Any], parts: list[Part], start: datetime, bid: int | str
+        self,
+        doc: dict[str, Any],
+        parts: list[Part],
+        start: datetime,
+        bid: int | str,
+        blobs: tuple[tuple[str, bytes], ...] = (),
     ) -> Prepared:
         """The light part `doc` (redacted here) with the record's dehydrated parts, ready to
         commit."""
@@ -393,6 +425,7 @@ class Lake:
             fp,
             bid,
             reference,
+            blobs,
         )
 
     def commit(self, prepared: Prepared) -> StoreResult:
@@ -400,6 +433,8 @@ class Lake:
         a build id stored again is idempotent (LakeError when its content differs), a
         same-day duplicate becomes a reference to the first document."""
         p = prepared
+        for digest, data in p.blobs:  # first: the document refers to them
+            self._store_blob(digest, data)
         # A re-stored build id is idempotent (a build already stored in full is caught when
         # its document cannot be created below).
         if self.storage.exists(p.duplicate_key):

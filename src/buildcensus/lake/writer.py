@@ -15,8 +15,8 @@ kernel. `WriterProcess` hands them to a child process (`python -m buildcensus.la
   it answers each: stored or duplicate (with the key), refused (a `LakeError`: the caller
   answers as for any refused store), or failed. Documents that come in during a sync are
   committed together after it, so syncs are shared more as the load grows.
-- The child's `syncfs` covers everything the service wrote before handing a document over,
-  e.g. the blobs of a new package list, written by the service itself.
+- The blobs of parts new to the lake (a new package list) go with their document and are
+  written by the child before it; the service counts them as stored once the child answered.
 - When the child dies (killed, out of memory), the documents it had not answered are
   committed by `fallback` in the service (idempotent by build id: a document the child had
   stored is found, and answered as a duplicate), and the service stops using it.
@@ -61,13 +61,15 @@ class WriterFailed(RuntimeError):
 
 
 def _wire(p: Prepared) -> list[Any]:
+    blobs = [[digest, data.decode()] for digest, data in p.blobs]
     return [p.key, p.duplicate_key, p.marker, p.data.decode(), p.fingerprint, p.build_id,
-            p.reference]  # fmt: skip
+            p.reference, blobs]  # fmt: skip
 
 
 def _unwire(item: list[Any]) -> Prepared:
-    key, dkey, marker, data, fp, bid, reference = item
-    return Prepared(key, dkey, marker, data.encode(), fp, bid, reference)
+    key, dkey, marker, data, fp, bid, reference, blobs = item
+    return Prepared(key, dkey, marker, data.encode(), fp, bid, reference,
+                    tuple((digest, blob.encode()) for digest, blob in blobs))  # fmt: skip
 
 
 def _frame(value: Any) -> bytes:

@@ -447,22 +447,25 @@ class Ingestor:
         and handed over in order (so a repeated build id comes after its first), then each
         answer goes into `outcomes` (counted). An internal error is raised once every
         answer is in."""
-        handed: list[tuple[int, str, int | str, asyncio.Future[StoreResult]]] = []
+        handed: list[tuple[int, str, Prepared, asyncio.Future[StoreResult]]] = []
         failure: BaseException | None = None
         for i, (doc, aliases) in docs:
-            slug, build_id = doc["project"]["slug"], doc["build"]["id"]
+            slug = doc["project"]["slug"]
             try:
-                fut = writer.submit(self.lake.prepare_document(doc, aliases))
+                prepared = self.lake.prepare_document(doc, aliases)
+                fut = writer.submit(prepared)
             except LakeError as exc:
                 outcomes[i] = self._counted(Outcome.rejected(self._refused(exc, slug)))
                 continue
             except Exception as exc:  # noqa: BLE001 - as `_store_in_turn`: stop here, but
                 failure = exc  # what was handed over is answered and counted first
                 break
-            handed.append((i, slug, build_id, fut))
-        for i, slug, build_id, fut in handed:
+            handed.append((i, slug, prepared, fut))
+        for i, slug, prepared, fut in handed:
             try:
-                outcomes[i] = self._counted(_stored(await fut, build_id))
+                result = await fut
+                self.lake.blobs_stored(prepared)
+                outcomes[i] = self._counted(_stored(result, prepared.build_id))
             except LakeError as exc:
                 outcomes[i] = self._counted(Outcome.rejected(self._refused(exc, slug)))
             except Exception as exc:  # noqa: BLE001 - raised below, after the others
@@ -597,9 +600,11 @@ class Ingestor:
         committed (durably) there. None when the lake refuses it (the route says why)."""
         build_id = doc["build"]["id"]
         try:
-            result = await writer.submit(self.lake.prepare_document(doc, aliases))
+            prepared = self.lake.prepare_document(doc, aliases)
+            result = await writer.submit(prepared)
         except LakeError:
             return None
+        self.lake.blobs_stored(prepared)
         return self._counted(_stored(result, build_id))
 
     async def _commit_here(self, prepared: Prepared) -> StoreResult:
