@@ -3,9 +3,10 @@ that runs the event loop.
 
 Storing a prepared build document (`Lake.commit`) is a handful of file-system calls (the
 blobs of new parts, the duplicate checks, the marker lookup, the document and its marker),
-and the sync after them: about a third of what a record costs the server process, nearly all of it in the
-kernel. `WriterProcess` hands them to a child process (`python -m buildcensus.lake.writer ROOT
-[LOCK_FILE]`), so they run beside the event loop on another core instead of in turn with it:
+and the sync after them: about a third of what a record costs the server process, nearly
+all of it in the kernel. `WriterProcess` hands them to a child process (`python -m
+buildcensus.lake.writer ROOT [LOCK_FILE]`), so they run beside the event loop on another
+core instead of in turn with it:
 
 - The event loop's coroutines hand each `Prepared` document over as soon as it is ready
   (`WriterProcess.submit`), and go on with other requests.
