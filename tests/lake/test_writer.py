@@ -113,7 +113,6 @@ def test_writer_answers_failed_for_an_internal_error(tmp_path, record_dict):
             good.data,
             good.fingerprint,
             good.build_id,
-            good.reference,
         )
         first = await asyncio.gather(writer.submit(bad), return_exceptions=True)
         record_dict["build"]["id"] = 7

@@ -113,6 +113,20 @@ def marker_target(content: bytes) -> str | None:
         return None
 
 
+def _duplicate_reference(document: bytes, target: str) -> dict[str, Any]:
+    """What a same-day duplicate stores: the key of the first document with its content, and
+    the fields that are its own (from its document's bytes, as they would be stored)."""
+    doc = orjson.loads(document)
+    return {
+        "schema_version": doc["schema_version"],
+        "duplicate_of": target,
+        "project": doc["project"]["slug"],
+        "version": doc["version"]["slug"],
+        "build": {k: doc["build"][k] for k in ("id", "start", "length")},
+        "collector": doc["collector"],
+    }
+
+
 def _is_ref(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {"$blob"}
 
@@ -169,7 +183,6 @@ class Prepared:
     data: bytes  # the document (canonical JSON)
     fingerprint: str
     build_id: int | str
-    reference: dict[str, Any]  # a same-day duplicate's reference, but its `duplicate_of`
     blobs: tuple[tuple[str, bytes], ...] = ()  # (digest, content) of blobs new to the lake
 
 
@@ -261,7 +274,7 @@ class Lake:
         `sync=False` returns before the write is durable: the caller must call `sync()` (or
         await `sync_async()`) before it relies on it, e.g. acknowledges it.
         """
-        result = self._store_document(doc, aliases or {})
+        result = self.commit(self.prepare_document(doc, aliases))
         if sync:
             self.sync()
         return result
@@ -370,9 +383,6 @@ class Lake:
         parts = [self._part(name, getattr(record, name), shared_parts) for name in _PART_NAMES]
         return self.commit(self._prepare(doc, parts, record.build.start, record.build.id))
 
-    def _store_document(self, doc: dict[str, Any], aliases: dict[str, bytes]) -> StoreResult:
-        return self.commit(self.prepare_document(doc, aliases))
-
     def prepare_document(
         self, doc: dict[str, Any], aliases: dict[str, bytes] | None = None
     ) -> Prepared:
@@ -410,13 +420,6 @@ class Lake:
         if heavy:
             doc["redactions"] = doc.get("redactions", 0) + heavy
         fp = _fingerprint_refs(doc)
-        reference = {
-            "schema_version": doc["schema_version"],
-            "project": doc["project"]["slug"],
-            "version": doc["version"]["slug"],
-            "build": {k: doc["build"][k] for k in ("id", "start", "length")},
-            "collector": doc["collector"],
-        }
         return Prepared(
             build_key(start, bid),
             duplicate_key(start, bid),
@@ -424,7 +427,6 @@ class Lake:
             canonical(doc),
             fp,
             bid,
-            reference,
             blobs,
         )
 
@@ -443,8 +445,7 @@ class Lake:
         if target is not None and target != p.key:
             if self.storage.exists(p.key):
                 return self._restored(p.key, p.build_id, p.fingerprint)
-            ref = {**p.reference, "duplicate_of": target}
-            self.storage.put(p.duplicate_key, canonical(ref))
+            self.storage.put(p.duplicate_key, canonical(_duplicate_reference(p.data, target)))
             return StoreResult("duplicate", p.duplicate_key, target)
         if not self.storage.put_if_absent(p.key, p.data):
             return self._restored(p.key, p.build_id, p.fingerprint)

@@ -64,12 +64,12 @@ class WriterFailed(RuntimeError):
 def _wire(p: Prepared) -> list[Any]:
     blobs = [[digest, data.decode()] for digest, data in p.blobs]
     return [p.key, p.duplicate_key, p.marker, p.data.decode(), p.fingerprint, p.build_id,
-            p.reference, blobs]  # fmt: skip
+            blobs]  # fmt: skip
 
 
 def _unwire(item: list[Any]) -> Prepared:
-    key, dkey, marker, data, fp, bid, reference, blobs = item
-    return Prepared(key, dkey, marker, data.encode(), fp, bid, reference,
+    key, dkey, marker, data, fp, bid, blobs = item
+    return Prepared(key, dkey, marker, data.encode(), fp, bid,
                     tuple((digest, blob.encode()) for digest, blob in blobs))  # fmt: skip
 
 
