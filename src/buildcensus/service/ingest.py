@@ -545,12 +545,8 @@ class Ingestor:
         lake) or the lake is not local. Raises only for what would be a 500 there too."""
         if not self.inline or len(body) > INLINE_MAX_BYTES:
             return None
-        try:
-            value, memo = self._parse_fast(body)
-        except orjson.JSONDecodeError:
-            return None
-        found = self._valid_within_limits(value, len(body), memo)
-        if found is None or found[0]["project"]["slug"] in self.optout:
+        found = self._fast_valid(body, len(body))
+        if found is None:
             return None
         writer = self._ready_writer()
         if writer is not None:
@@ -669,11 +665,17 @@ class Ingestor:
         text = body.strip()
         if text[:1] != b"[" or text[-1:] != b"]" or self.limits.max_batch < 1:
             return None
-        try:  # fails unless the array holds exactly one JSON value
-            value, memo = self._parse_fast(text[1:-1])
+        return self._fast_valid(text[1:-1], len(body))  # None unless exactly one JSON value
+
+    def _fast_valid(self, text: bytes, size: int) -> _Valid | None:
+        """The validated record the JSON `text` holds (`_parse_fast`, `_valid_within_limits`
+        for `size` bytes) when it is valid, within the limits and not opted out; else None,
+        and the usual way gives the answer."""
+        try:
+            value, memo = self._parse_fast(text)
         except orjson.JSONDecodeError:
             return None
-        found = self._valid_within_limits(value, len(body), memo)
+        found = self._valid_within_limits(value, size, memo)
         if found is None or found[0]["project"]["slug"] in self.optout:
             return None
         return found
