@@ -203,8 +203,7 @@ class WriterProcess(PipeChild):
         with other requests (those that come in while it syncs are committed together, and
         made durable by its next sync)."""
         if not self.alive:
-            task = self.loop.create_task(self._fallback(prepared))
-            task.add_done_callback(lambda t: _transfer(t, fut))
+            self._fall_back(prepared, fut)
             return
         self._inflight.append((prepared, fut))
         try:  # the pipe holds far more than the child can be behind
@@ -250,8 +249,12 @@ class WriterProcess(PipeChild):
         self._inflight.clear()
         log.error("the lake's writer process exited; the service stores records itself")
         for prepared, fut in waiting:
-            task = self.loop.create_task(self._fallback(prepared))
-            task.add_done_callback(lambda t, f=fut: _transfer(t, f))
+            self._fall_back(prepared, fut)
+
+    def _fall_back(self, prepared: Prepared, fut: asyncio.Future[StoreResult]) -> None:
+        """Have `fallback` commit `prepared`, its result (or error) going to `fut`."""
+        task = self.loop.create_task(self._fallback(prepared))
+        task.add_done_callback(lambda t: _transfer(t, fut))
 
 
 def _transfer(task: asyncio.Task[StoreResult], fut: asyncio.Future[StoreResult]) -> None:
